@@ -1,0 +1,42 @@
+# reconciler: the commands a new user needs. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+
+.PHONY: install test lint format demo bench mariadb clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+## The whole suite, against SQLite and a real MariaDB (started here if it is down).
+test: install mariadb
+	$(BIN)/python -m pytest
+
+mariadb:
+	@scripts/ensure-mariadb.sh
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## The main job on the embedded default: an OSCAR database in SQLite with drift,
+## then plan, apply, plan again.
+demo: install
+	@scripts/demo.sh
+
+bench: install mariadb
+	$(BIN)/python -m reconciler.bench
+
+clean:
+	rm -rf $(VENV) .demo .reconcile .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,83 @@
+"""One exception tree for the whole tool; the CLI maps each branch to an exit code.
+
+    ReconcilerError                 exit 1 unless a subclass says otherwise
+     ├── ConfigError                invalid clinic files (carries every diagnostic)
+     ├── UsageError                 bad command-line use
+     ├── SecretError                a secret reference that cannot be resolved
+     ├── PlanFileError              a saved plan that cannot be read
+     ├── AdapterError               exit 3: an EMR could not be read or written
+     │    ├── EMRConnectionError    the EMR could not be reached
+     │    └── ConflictError         live state conflicts with the desired state
+     └── RefusedError               exit 4: refused for safety
+          ├── StalePlanError        live or desired state moved since the plan
+          └── UnsafeChangeError     a change removes access and no --allow names its rule
+
+Third-party exceptions are translated where they enter (``raise X(...) from exc``),
+and their messages pass through :func:`reconciler.secrets.redact` first.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from reconciler.exitcodes import ExitCode
+
+if TYPE_CHECKING:
+    from reconciler.diagnostics import Diagnostic
+
+
+class ReconcilerError(Exception):
+    """Base of every error the tool raises on purpose."""
+
+    exit_code: ExitCode = ExitCode.INVALID
+
+
+class ConfigError(ReconcilerError):
+    """One or more clinic files are invalid; ``diagnostics`` lists every problem."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        errors = [d for d in diagnostics if d.is_error]
+        first = errors[0].format() if errors else "invalid configuration"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        super().__init__(first + more)
+
+
+class UsageError(ReconcilerError):
+    """The command line asks for something that cannot be done."""
+
+
+class SecretError(ReconcilerError):
+    """A ``{env: ...}`` or ``{file: ...}`` reference could not be resolved."""
+
+
+class PlanFileError(ReconcilerError):
+    """A saved plan file is missing, malformed or of an unknown format."""
+
+
+class AdapterError(ReconcilerError):
+    """An EMR adapter failed to read or write live state."""
+
+    exit_code = ExitCode.EMR_FAILED
+
+
+class EMRConnectionError(AdapterError):
+    """The EMR (database or API) could not be reached or refused the credentials."""
+
+
+class ConflictError(AdapterError):
+    """Live state conflicts with the desired state in a way the tool must not resolve."""
+
+
+class RefusedError(ReconcilerError):
+    """The tool refused to act because acting could be unsafe."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class StalePlanError(RefusedError):
+    """A saved plan no longer matches live or desired state."""
+
+
+class UnsafeChangeError(RefusedError):
+    """A change removes access and the rule that allows it was not given with --allow."""

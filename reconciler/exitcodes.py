@@ -1,0 +1,28 @@
+"""Exit codes: the same for every command (see ``reconcile --help`` and the README)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INVALID = 1
+    CHANGES = 2
+    EMR_FAILED = 3
+    REFUSED = 4
+
+    @property
+    def meaning(self) -> str:
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "success, or nothing to change",
+    ExitCode.INVALID: "invalid input or usage (bad clinic file, bad flag, unconfirmed apply)",
+    ExitCode.CHANGES: "changes pending (plan --detailed-exitcode)",
+    ExitCode.EMR_FAILED: "an EMR or adapter failed (unreachable, conflict, did not converge)",
+    ExitCode.REFUSED: "refused for safety (unsafe change without --allow, or a stale plan)",
+}
+
+EXIT_CODE_HELP = "\n".join(f"{code.value}  {code.meaning}" for code in ExitCode)

@@ -138,6 +138,7 @@ class OscarSpec:
     primary_role: str
     login: OscarLogin
     pro_auth: bool
+    present: bool = True  # ``ensure: absent`` decommissions the OceanConnect objects
 
 
 # --- the clinic -----------------------------------------------------------------------

@@ -1,5 +1,34 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: validate the example clinics.
+# The main job on the embedded default: a simulated OSCAR database in SQLite, seeded with
+# drift (local PIN on, forced password reset, wrong PIN, no primary role), then
+# validate -> plan -> apply -> plan again (nothing left to do).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-.venv/bin/reconcile validate clinics/
+R=.venv/bin/reconcile
+mkdir -p .demo
+
+# The example clinic reads its secrets from these variables (demo values, never real ones).
+export RIVERSIDE_OSCAR_DB_URL="sqlite:///$PWD/.demo/riverside-oscar.db"
+export RIVERSIDE_OCEANCONNECT_PASSWORD="demo-Ocean-Connect-2026"
+export RIVERSIDE_OCEANCONNECT_PIN="4711"
+export RECONCILER_AUDIT_LOG="$PWD/.demo/audit.jsonl"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "Seed a simulated OSCAR database with drift"
+.venv/bin/python -m reconciler.simulators.oscar --url "$RIVERSIDE_OSCAR_DB_URL" --scenario drift
+
+step "reconcile validate"
+$R validate
+
+step "reconcile plan clinics/riverside-fht.yaml --out .demo/plan.json"
+$R plan clinics/riverside-fht.yaml --out .demo/plan.json
+
+step "reconcile apply clinics/riverside-fht.yaml --plan .demo/plan.json"
+$R apply clinics/riverside-fht.yaml --plan .demo/plan.json
+
+step "reconcile plan clinics/riverside-fht.yaml --detailed-exitcode (expect: nothing to change)"
+$R plan clinics/riverside-fht.yaml --detailed-exitcode
+
+step "The audit log (.demo/audit.jsonl)"
+cat .demo/audit.jsonl

@@ -120,4 +120,5 @@ def _oscar(data: dict[str, Any], base_dir: Path) -> OscarSpec:
             expires=date.fromisoformat(expires) if expires else None,
         ),
         pro_auth=bool(connect.get("pro_auth", False)),
+        present=connect.get("ensure", "present") == "present",
     )

@@ -1,0 +1,1 @@
+"""OSCAR / OSCAR Pro adapters: ``sql`` reads and writes the OSCAR database."""

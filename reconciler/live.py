@@ -1,0 +1,45 @@
+"""Live state as adapters observe it: value objects the pure diff compares with desired state."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from reconciler.plan import ABSENT
+
+
+@dataclass(frozen=True, slots=True)
+class OscarProviderRow:
+    number: str
+    last_name: str
+    first_name: str
+    provider_type: str
+    active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OscarLoginRow:
+    username: str
+    provider_no: str | None
+    pin_remote: bool
+    pin_local: bool
+    force_password_reset: bool
+    expires: date | None
+    password_matches: bool | None  # None: no password declared to verify against
+    pin_matches: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class OscarLive:
+    """The OceanConnect objects in one OSCAR database."""
+
+    provider: OscarProviderRow | None
+    roles: frozenset[str]
+    primary_role: str | None
+    login: OscarLoginRow | None
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    lineage: str = "unknown"
+
+    def fingerprint(self, address: str) -> str:
+        return self.fingerprints.get(address, ABSENT)

@@ -1,0 +1,57 @@
+"""The JSON plan (format_version 1): the machine-readable plan, and the saved plan file."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.plan import Plan, jsonable
+
+FORMAT_VERSION = 1
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    s = plan.summary
+    return {
+        "format_version": FORMAT_VERSION,
+        "plan_id": plan.plan_id,
+        "config_commit": plan.config_commit,
+        "clinics": [
+            {
+                "id": cp.clinic.id,
+                "name": cp.clinic.name,
+                "emr": cp.clinic.emr.value,
+                "file": cp.clinic.source.file,
+                "status": cp.status.value,
+                "error": cp.error,
+                "desired_hash": cp.clinic.desired_hash(),
+                "changes": [
+                    {
+                        "address": c.address,
+                        "resource": c.resource,
+                        "action": c.action.value,
+                        "mode": c.mode.value,
+                        "before": jsonable(c.side(0)),
+                        "after": jsonable(c.side(1)),
+                        "impact": c.impact,
+                        "steps": list(c.steps),
+                        "safety_rule": c.safety_rule.value if c.safety_rule else None,
+                        "fingerprint": c.fingerprint,
+                    }
+                    for c in cp.changes
+                ],
+            }
+            for cp in plan.clinics
+        ],
+        "summary": {
+            "clinics": s.clinics,
+            "in_sync": s.in_sync,
+            "with_changes": s.with_changes,
+            "errors": s.errors,
+            "changes": s.changes,
+        },
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"

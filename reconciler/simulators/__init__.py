@@ -1,0 +1,1 @@
+"""Simulators of the systems reconciler talks to, for demos and tests on one machine."""

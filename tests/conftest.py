@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import itertools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy import Engine, create_engine, text
+
+from reconciler.adapters.oscar.passwords import Lineage
+from reconciler.simulators.oscar import (
+    Scenario,
+    create_oscar_database,
+    ensure_mysql_database,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,3 +99,83 @@ def write_clinic(tmp_path: Path) -> WriteClinic:
         return path
 
     return write
+
+
+# --- OSCAR databases: SQLite and a real MariaDB -------------------------------------------
+
+MARIADB_SERVER = os.environ.get("RECONCILER_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306")
+OC_PASSWORD = "Corr3ct-Horse-Battery"
+OC_PIN = "2468"
+_RUN = uuid.uuid4().hex[:8]
+_counter = itertools.count()
+
+
+@dataclass
+class OscarDB:
+    """A seeded OSCAR database and the environment a clinic file needs to reach it."""
+
+    url: str
+    engine: Engine
+    backend: str
+    lineage: Lineage
+
+    def seed(self, scenario: Scenario) -> None:
+        create_oscar_database(self.engine, self.lineage, scenario, password=OC_PASSWORD, pin=OC_PIN)
+
+    def execute(self, sql: str, **params: object) -> list[tuple[object, ...]]:
+        with self.engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return [tuple(r) for r in result] if result.returns_rows else []
+
+
+def _make_db(backend: str, lineage: Lineage, tmp_path: Path) -> Iterator[OscarDB]:
+    if backend == "sqlite":
+        path = tmp_path / f"oscar-{lineage}.db"
+        path.touch()
+        url = f"sqlite:///{path}"
+        engine = create_engine(url)
+        yield OscarDB(url, engine, backend, lineage)
+        engine.dispose()
+        return
+    name = f"reconciler_test_{_RUN}_{next(_counter)}"
+    ensure_mysql_database(MARIADB_SERVER, name)
+    url = f"{MARIADB_SERVER}/{name}"
+    engine = create_engine(url)
+    try:
+        yield OscarDB(url, engine, backend, lineage)
+    finally:
+        engine.dispose()
+        server = create_engine(MARIADB_SERVER)
+        with server.begin() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        server.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def oscar_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OscarDB]:
+    """An OSCAR database (PBKDF2 lineage) on SQLite and on MariaDB, seeded with drift."""
+    for db in _make_db(request.param, Lineage.PBKDF2, tmp_path):
+        db.seed(Scenario.DRIFT)
+        yield db
+
+
+@pytest.fixture(
+    params=[(backend, lineage) for backend in ("sqlite", "mariadb") for lineage in Lineage],
+    ids=lambda p: f"{p[0]}-{p[1]}",
+)
+def oscar_db_lineage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OscarDB]:
+    """Every password lineage, on both database engines (unseeded)."""
+    backend, lineage = request.param
+    yield from _make_db(backend, lineage, tmp_path)
+
+
+@pytest.fixture
+def oscar_env(monkeypatch: pytest.MonkeyPatch) -> Callable[[OscarDB], None]:
+    """Point the OSCAR_DOC clinic's secret references at ``db``."""
+
+    def point(db: OscarDB) -> None:
+        monkeypatch.setenv("T_OSCAR_DB_URL", db.url)
+        monkeypatch.setenv("T_OC_PASSWORD", OC_PASSWORD)
+        monkeypatch.setenv("T_OC_PIN", OC_PIN)
+
+    return point

@@ -66,6 +66,10 @@ def _display(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def _within(field: str, block: str) -> bool:
+    return field == block or field.startswith((f"{block}.", f"{block}["))
+
+
 def discover(paths: Iterable[Path]) -> list[Path]:
     """Clinic files under ``paths``: a file as given, a folder searched for *.yaml/*.yml."""
     found: list[Path] = []
@@ -107,7 +111,7 @@ def load_clinics(paths: Sequence[Path] = (), today: date | None = None) -> LoadR
         found = [
             d
             for d in schema_diagnostics(doc)
-            if not any(d.field.startswith(format_field(block)) for block in misplaced)
+            if not any(_within(d.field, format_field(block)) for block in misplaced)
         ]
         found.extend(semantic_diagnostics(doc, today))
         clinic_id = dig(doc.data, "clinic", "id")

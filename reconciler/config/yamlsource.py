@@ -138,7 +138,45 @@ class _Builder:
         self.scalars = yaml.constructor.SafeConstructor()
 
     def build(self, root: Node) -> Any:
+        self._check_expansion(root)
         return self._node(root, (), 0)
+
+    def _check_expansion(self, root: Node) -> None:
+        """Refuse documents whose aliases expand past the budget, before expanding them.
+
+        Aliases make the node graph a DAG (or, with a recursive anchor, a cycle); its
+        expanded size is computed once per distinct node, so a bomb costs microseconds.
+        """
+        sizes: dict[int, int] = {}
+        in_progress: set[int] = set()
+
+        def size(node: Node) -> int:
+            key = id(node)
+            if key in sizes:
+                return sizes[key]
+            if key in in_progress:
+                pos = _pos(node)
+                raise _fail(self.doc.path, pos.line, pos.col, "an alias refers to itself")
+            in_progress.add(key)
+            total = 1
+            if isinstance(node, SequenceNode):
+                total += sum(size(item) for item in node.value)
+            elif isinstance(node, MappingNode):
+                total += sum(size(k) + size(v) for k, v in node.value)
+            in_progress.discard(key)
+            sizes[key] = total
+            if total > MAX_NODES:
+                pos = _pos(node)
+                raise _fail(
+                    self.doc.path,
+                    pos.line,
+                    pos.col,
+                    f"document expands to over {MAX_NODES:,} values through aliases; refused "
+                    "(an alias bomb?)",
+                )
+            return total
+
+        size(root)
 
     def _node(self, node: Node, path: FieldPath, depth: int) -> Any:
         self.visited += 1

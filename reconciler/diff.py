@@ -103,14 +103,11 @@ def _oscar_present(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
             order=20,
         )
     for role in sorted(live.roles - set(spec.roles)):
-        yield _change(
-            f"{ROLE}[{number}/{role}]",
-            ROLE,
-            Action.REVOKE,
+        yield _revoke_role(
+            number,
+            role,
             live,
-            (FieldChange("role", role, None),),
             order=21,
-            rule=SafetyRule.REVOKE_ROLE,
             impact=f"The role '{role}' is not declared for the OceanConnect provider.",
         )
 
@@ -252,15 +249,7 @@ def _oscar_absent(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
             rule=SafetyRule.REVOKE_ROLE,
         )
     for role in sorted(live.roles):
-        yield _change(
-            f"{ROLE}[{number}/{role}]",
-            ROLE,
-            Action.REVOKE,
-            live,
-            (FieldChange("role", role, None),),
-            order=30,
-            rule=SafetyRule.REVOKE_ROLE,
-        )
+        yield _revoke_role(number, role, live, order=30)
     if live.provider is not None and live.provider.active:
         yield _change(
             f"{PROVIDER}[{number}]",
@@ -273,6 +262,21 @@ def _oscar_absent(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
             impact="OSCAR keeps providers for history: the provider is deactivated "
             "(status 0), not removed.",
         )
+
+
+def _revoke_role(
+    number: str, role: str, live: OscarLive, *, order: int, impact: str | None = None
+) -> Change:
+    return _change(
+        f"{ROLE}[{number}/{role}]",
+        ROLE,
+        Action.REVOKE,
+        live,
+        (FieldChange("role", role, None),),
+        order=order,
+        rule=SafetyRule.REVOKE_ROLE,
+        impact=impact,
+    )
 
 
 def oscar_checklist(spec: OscarSpec) -> Iterator[Change]:

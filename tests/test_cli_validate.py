@@ -107,3 +107,10 @@ def test_console_script_is_installed() -> None:
     assert exe is not None
     out = subprocess.run([exe, "--version"], capture_output=True, text=True, check=True)
     assert "reconcile" in out.stdout
+
+
+def test_debug_shows_the_traceback(runner: CliRunner, tmp_path: Path) -> None:
+    from reconciler.errors import UsageError
+
+    result = runner.invoke(cli, ["--debug", "validate", str(tmp_path)])
+    assert isinstance(result.exception, UsageError)

@@ -134,7 +134,6 @@ class _Builder:
 
     def __init__(self, doc: YamlDocument) -> None:
         self.doc = doc
-        self.visited = 0
         self.scalars = yaml.constructor.SafeConstructor()
 
     def build(self, root: Node) -> Any:
@@ -179,16 +178,6 @@ class _Builder:
         size(root)
 
     def _node(self, node: Node, path: FieldPath, depth: int) -> Any:
-        self.visited += 1
-        if self.visited > MAX_NODES:
-            pos = _pos(node)
-            raise _fail(
-                self.doc.path,
-                pos.line,
-                pos.col,
-                f"document expands to over {MAX_NODES:,} values through aliases; refused "
-                "(an alias bomb?)",
-            )
         if depth > MAX_DEPTH:
             pos = _pos(node)
             raise _fail(self.doc.path, pos.line, pos.col, f"nesting deeper than {MAX_DEPTH} levels")

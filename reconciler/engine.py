@@ -8,7 +8,7 @@ its adapter as one unit (one database transaction for OSCAR).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from reconciler.adapters import AdapterPool
 from reconciler.adapters.base import Adapter, ChangeResult, Outcome
@@ -36,7 +36,18 @@ def plan_clinic(clinic: Clinic, adapter: Adapter) -> ClinicPlan:
         live = adapter.read(clinic)
     except (AdapterError, SecretError) as exc:
         return ClinicPlan(clinic, error=redact(str(exc)))
-    return ClinicPlan(clinic, changes=diff(clinic, live))
+    changes = tuple(_route(c, adapter) for c in diff(clinic, live))
+    return ClinicPlan(clinic, changes=changes)
+
+
+def _route(change: Change, adapter: Adapter) -> Change:
+    """A change the adapter cannot write itself becomes a step for a person."""
+    if change.mode is Mode.MANUAL or change.resource in adapter.writes:
+        return change
+    fields = "; ".join(f"{f.name}: {f.shown()[0]} -> {f.shown()[1]}" for f in change.fields)
+    step = f"By hand ({adapter.name} cannot write {change.resource}): {change.action.value} "
+    step += f"{change.address}" + (f" ({fields})" if fields else "") + "."
+    return replace(change, mode=Mode.MANUAL, steps=(*change.steps, step))
 
 
 def make_plan(

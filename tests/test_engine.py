@@ -38,6 +38,7 @@ class FakeAdapter(Adapter):
     """Serves ``live``; ``apply`` converges it unless told to lie or fail."""
 
     name = "fake"
+    writes = frozenset({"oscar.provider", "oscar.role", "oscar.primary_role", "oscar.login"})
 
     def __init__(self, live: OscarLive, *, sticks: bool = True, fail: bool = False) -> None:
         self.live, self.sticks, self.fail = live, sticks, fail
@@ -124,4 +125,20 @@ def test_desired_hash_ignores_formatting_but_not_content() -> None:
     assert clinic().desired_hash() == clinic().desired_hash()
     assert (
         clinic().desired_hash() != clinic(ocean_connect__roles=["doctor", "admin"]).desired_hash()
+    )
+
+
+def test_changes_an_adapter_cannot_write_become_steps_for_a_person() -> None:
+    class ReadOnly(FakeAdapter):
+        writes = frozenset({"oscar.role"})
+
+    fake = ReadOnly(DRIFT)
+    plan = make_plan([clinic()], lambda c: fake)
+    by_address = {c.address: c for c in plan.clinics[0].changes}
+    assert by_address["oscar.role[999990/admin]"].mode == "automatic"
+    primary = by_address["oscar.primary_role[999990]"]
+    assert primary.mode == "manual"
+    assert primary.steps[-1] == (
+        "By hand (fake cannot write oscar.primary_role): create oscar.primary_role[999990] "
+        "(role: None -> doctor)."
     )

@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, delete, insert, inspect, select, update
@@ -159,8 +160,6 @@ class OscarSqlAdapter(Adapter):
             )
         if backend == "sqlite":
             path = url.database or ""
-            from pathlib import Path
-
             if path in ("", ":memory:") or not Path(path).is_file():
                 raise EMRConnectionError(
                     f"{what}: the SQLite file {path or '(none)'} does not exist"

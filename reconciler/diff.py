@@ -10,7 +10,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from reconciler.live import OscarLive
-from reconciler.model import AccuroSpec, Clinic, OscarSpec, Permission
+from reconciler.model import (
+    ALL_PERMISSIONS,
+    AccuroSpec,
+    Clinic,
+    OscarSpec,
+    Permission,
+    UndeclaredPolicy,
+)
 from reconciler.plan import Action, Change, FieldChange, Mode, SafetyRule
 from reconciler.secrets import SecretRef
 
@@ -362,7 +369,8 @@ def _columns(perms: frozenset[Permission]) -> str:
 def diff_accuro(spec: AccuroSpec) -> Iterator[Change]:
     """The Provider Permissions grid is not in Accuro's API: give it to a person (seed 000)."""
     user = spec.ocean_api_user.username
-    for office in spec.ocean_api_user.offices:
+    revoke = spec.ocean_api_user.undeclared_providers is UndeclaredPolicy.REVOKE
+    for index, office in enumerate(spec.ocean_api_user.offices):
         lines = [
             "In Accuro: Users > Manage Security > Users; select the user "
             f"'{user}'; open the 'Provider Permissions' tab.",
@@ -370,7 +378,12 @@ def diff_accuro(spec: AccuroSpec) -> Iterator[Change]:
         ]
         for grant in office.providers:
             who = grant.name if grant.name else f"provider id {grant.provider_id}"
-            lines.append(f"  {who}: check {_columns(grant.permissions)}.")
+            line = f"  {who}: check {_columns(grant.permissions)}"
+            if grant.permissions != ALL_PERMISSIONS:
+                line += f"; uncheck {_columns(ALL_PERMISSIONS - grant.permissions)}"
+            lines.append(line + ".")
+        if revoke:
+            lines.append("  Every other provider in this office: uncheck all six columns.")
         lines.append("Press 'Save'.")
         yield Change(
             f"accuro.provider_permissions[{user}/{office.name}]",
@@ -380,7 +393,7 @@ def diff_accuro(spec: AccuroSpec) -> Iterator[Change]:
             impact="Without these permissions providers go missing from Ocean's Patients "
             "page, bookings miss the Day Sheet and reminders are not sent.",
             steps=tuple(lines),
-            order=10,
+            order=100 + index,
         )
     if spec.full_schedule_sync:
         yield Change(
@@ -395,7 +408,7 @@ def diff_accuro(spec: AccuroSpec) -> Iterator[Change]:
                 "Wait until the status bar turns from green back to blue.",
                 "Refresh Ocean's Patients page and check that the providers appear.",
             ),
-            order=90,
+            order=10_000,
         )
 
 

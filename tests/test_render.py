@@ -30,6 +30,14 @@ def clinic(kind: str = "oscar", **changes: Any) -> Clinic:
     return build_clinic(YamlDocument(f"clinics/{data['clinic']['id']}.yaml", data), ROOT / "x")
 
 
+def accuro_revoke() -> Clinic:
+    data = doc("accuro")
+    data["ocean_api_user"]["undeclared_providers"] = "revoke"
+    data["ocean_api_user"]["offices"][0]["providers"][1]["permissions"] = ["patient", "emr"]
+    data["ocean_api_user"]["offices"].append({"name": "Annex", "providers": [{"id": 7}]})
+    return build_clinic(YamlDocument("clinics/lakeside.yaml", data), ROOT / "x")
+
+
 DRIFT = OscarLive(
     provider=OscarProviderRow("999990", "Connect", "Ocean", "doctor", active=True),
     roles=frozenset({"doctor", "admin"}),
@@ -90,6 +98,7 @@ CASES: dict[str, Plan] = {
         )
     ),
     "accuro-checklist": plan_of((clinic("accuro"), None)),
+    "accuro-revoke": plan_of((accuro_revoke(), None)),
     "mixed": plan_of(
         (clinic(clinic__id="in-sync-clinic"), IN_SYNC),
         (

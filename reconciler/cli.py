@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -224,7 +225,7 @@ def apply(
         if plan_file is not None:
             saved = read_plan(plan_file)
             wanted = [c for c in saved.clinics if not clinic_ids or c.id in clinic_ids]
-            saved = type(saved)(saved.plan_id, tuple(wanted))
+            saved = replace(saved, clinics=tuple(wanted))
             ids = set(saved.clinic_ids)
             fresh = make_plan([c for c in clinics if c.id in ids], pool.for_clinic, commit)
             result = check_saved_plan(saved, fresh)

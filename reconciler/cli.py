@@ -76,6 +76,14 @@ class ReconcileGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)
+        except Exception as exc:
+            if debug:
+                raise
+            _echo_error(
+                f"internal error ({type(exc).__name__}: {exc}); re-run with --debug for the "
+                "traceback and report it"
+            )
+            sys.exit(ExitCode.EMR_FAILED)
         sys.exit(int(rv) if isinstance(rv, int) else ExitCode.OK)
 
 

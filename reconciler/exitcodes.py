@@ -21,7 +21,9 @@ _MEANINGS = {
     ExitCode.OK: "success, or nothing to change",
     ExitCode.INVALID: "invalid input or usage (bad clinic file, bad flag, unconfirmed apply)",
     ExitCode.CHANGES: "changes pending (plan --detailed-exitcode)",
-    ExitCode.EMR_FAILED: "an EMR or adapter failed (unreachable, conflict, did not converge)",
+    ExitCode.EMR_FAILED: (
+        "an EMR or adapter failed (unreachable, conflict, not converged, internal error)"
+    ),
     ExitCode.REFUSED: "refused for safety (unsafe change without --allow, or a stale plan)",
 }
 

@@ -25,7 +25,7 @@ class OscarLoginRow:
     pin_remote: bool
     pin_local: bool
     force_password_reset: bool
-    expires: date | None
+    expires: date | str | None  # a str describes a stored value that is not a date
     password_matches: bool | None  # None: no password declared to verify against
     pin_matches: bool | None
 

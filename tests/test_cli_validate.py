@@ -114,3 +114,20 @@ def test_debug_shows_the_traceback(runner: CliRunner, tmp_path: Path) -> None:
 
     result = runner.invoke(cli, ["--debug", "validate", str(tmp_path)])
     assert isinstance(result.exception, UsageError)
+
+
+def test_unexpected_errors_are_one_line_and_redacted(
+    runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from reconciler.secrets import Secret
+
+    leaked = Secret("leaky-Secret-42")
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"bug holding {leaked.reveal()}")
+
+    monkeypatch.setattr("reconciler.cli.load_clinics", boom)
+    result = runner.invoke(cli, ["validate", str(tmp_path)])
+    assert result.exit_code == 3
+    assert result.output.startswith("error: internal error (RuntimeError: bug holding (sensitive))")
+    assert "leaky-Secret-42" not in result.output and "Traceback" not in result.output

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from reconciler.adapters.oscar.passwords import Lineage, verify_password, verify_pin
 from reconciler.adapters.oscar.sql import OscarSqlAdapter
@@ -309,3 +310,31 @@ def test_unreachable_and_wrong_databases(
     monkeypatch.setenv("T_OSCAR_DB_URL", "not a url at all")
     with pytest.raises(AdapterError, match="not a valid database URL"):
         adapter.read(clinic())
+
+
+def test_invalid_stored_expiry_date_is_drift_not_a_crash(
+    oscar_db: OscarDB, oscar_env: Point, adapter: OscarSqlAdapter
+) -> None:
+    if oscar_db.backend == "mariadb":  # zero dates need a lax session, as old OSCARs ran
+        with oscar_db.engine.begin() as conn:
+            conn.execute(text("SET SESSION sql_mode = ''"))
+            conn.execute(
+                text(
+                    "UPDATE security SET b_ExpireSet = 1, "
+                    "date_ExpireDate = '0000-00-00' WHERE user_name='OceanConnect'"
+                )
+            )
+    else:
+        oscar_db.execute(
+            "UPDATE security SET b_ExpireSet = 1, date_ExpireDate = '0000-00-00' "
+            "WHERE user_name = 'OceanConnect'"
+        )
+    oscar_env(oscar_db)
+    c = clinic()
+    changes = plan_changes(adapter, c)
+    login = next(ch for ch in changes if ch.resource == "oscar.login")
+    assert ("expires", "invalid date 0000-00-00", None) in [
+        (f.name, f.before, f.after) for f in login.fields
+    ]
+    adapter.apply(c, changes)
+    assert plan_changes(adapter, c) == ()

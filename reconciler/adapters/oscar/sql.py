@@ -320,10 +320,16 @@ class OscarSqlAdapter(Adapter):
     @staticmethod
     def _login_row(spec: OscarSpec, s: dict[str, Any]) -> OscarLoginRow:
         login = spec.login
-        expires = None
-        if _flag(s["b_ExpireSet"]) and s["date_ExpireDate"] is not None:
+        expires: date | str | None = None
+        if _flag(s["b_ExpireSet"]):
             raw = s["date_ExpireDate"]
-            expires = raw if isinstance(raw, date) else date.fromisoformat(str(raw)[:10])
+            if isinstance(raw, date):
+                expires = raw
+            else:
+                try:
+                    expires = date.fromisoformat(str(raw)[:10])
+                except ValueError:  # e.g. MySQL's zero date '0000-00-00'
+                    expires = f"invalid date {raw!s}"
         return OscarLoginRow(
             username=str(s["user_name"]),
             provider_no=None if s["provider_no"] is None else str(s["provider_no"]),

@@ -338,3 +338,35 @@ def test_invalid_stored_expiry_date_is_drift_not_a_crash(
     ]
     adapter.apply(c, changes)
     assert plan_changes(adapter, c) == ()
+
+
+def test_pro_auth_login_is_verified_never_written(
+    oscar_db: OscarDB,
+    oscar_env: Point,
+    adapter: OscarSqlAdapter,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    oscar_db.seed(Scenario.IN_SYNC)
+    oscar_env(oscar_db)
+    pro = clinic(
+        emr={
+            "kind": "oscar",
+            "edition": "pro",
+            "backend": "sql",
+            "database": {"url": {"env": "T_OSCAR_DB_URL"}},
+        },
+        ocean_connect__pro_auth=True,
+    )
+    assert plan_changes(adapter, pro) == ()
+    monkeypatch.setenv("T_OC_PIN", "9999")
+    (step,) = plan_changes(adapter, pro)
+    assert (step.address, step.action, step.mode) == (
+        "oscar.integration_credentials[OceanConnect]",
+        Action.STEP,
+        "manual",
+    )
+    assert [f.name for f in step.fields] == ["pin"]
+    assert any("Set Security Record Integration Password" in s for s in step.steps)
+    before = oscar_db.execute("SELECT * FROM security WHERE user_name='OceanConnect'")
+    adapter.apply(pro, ())  # nothing automatic to write
+    assert oscar_db.execute("SELECT * FROM security WHERE user_name='OceanConnect'") == before

@@ -10,6 +10,7 @@ is masked as well.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,13 +30,25 @@ def _register(value: str) -> None:
             _known_values.add(value)
 
 
+SHORT_SECRET = 8  # shorter values (PINs) are masked as whole tokens only
+
+
 def redact(text: str) -> str:
-    """Replace every secret value this process has resolved with ``(sensitive)``."""
+    """Replace every secret value this process has resolved with ``(sensitive)``.
+
+    A long value is masked wherever it appears. A short one (a 4-digit PIN) is masked only
+    as a whole token, so that a PIN of 9999 does not garble provider number 999990.
+    """
     with _lock:
         values = sorted(_known_values, key=len, reverse=True)
     for value in values:
-        if value in text:
+        if value not in text:
+            continue
+        if len(value) >= SHORT_SECRET:
             text = text.replace(value, REDACTED)
+        else:
+            token = rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
+            text = re.sub(token, REDACTED, text)
     return text
 
 

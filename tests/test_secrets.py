@@ -45,3 +45,9 @@ def test_file_reference_is_relative_to_the_clinic_file(tmp_path: Path) -> None:
     (tmp_path / "empty").write_text("  \n")
     with pytest.raises(SecretError, match="is empty"):
         SecretRef("file", "empty", tmp_path).resolve()
+
+
+def test_short_secrets_are_masked_as_whole_tokens_only() -> None:
+    Secret("9999")
+    assert redact("provider 999990 has PIN 9999.") == f"provider 999990 has PIN {REDACTED}."
+    assert redact("pin=9999") == f"pin={REDACTED}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from reconciler.plan import Plan, jsonable
+from reconciler.plan import Plan
 
 FORMAT_VERSION = 1
 
@@ -27,16 +27,11 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "desired_hash": cp.clinic.desired_hash(),
                 "changes": [
                     {
-                        "address": c.address,
+                        **c.identity(),
                         "resource": c.resource,
-                        "action": c.action.value,
-                        "mode": c.mode.value,
-                        "before": jsonable(c.side(0)),
-                        "after": jsonable(c.side(1)),
                         "impact": c.impact,
                         "steps": list(c.steps),
                         "safety_rule": c.safety_rule.value if c.safety_rule else None,
-                        "fingerprint": c.fingerprint,
                     }
                     for c in cp.changes
                 ],

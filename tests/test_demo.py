@@ -1,0 +1,31 @@
+"""The README's first command: `make demo` runs the main job end to end on SQLite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+def test_demo_script_plans_applies_and_converges(tmp_path: Path) -> None:
+    env = {**os.environ, "VENV": str(Path(sys.executable).parent.parent), "DEMO_DIR": str(tmp_path)}
+    env.pop("RECONCILER_AUDIT_LOG", None)
+    run = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo.sh")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    out = run.stdout
+    assert "seeded a simulated OSCAR database" in out
+    assert "~ oscar.login[OceanConnect]  update" in out
+    assert "verified: live state matches the clinic file" in out
+    assert "riverside-fht (oscar, Riverside Family Health Team): in sync" in out
+    assert "demo-Ocean-Connect-2026" not in out and "4711" not in out
+    assert (tmp_path / "audit.jsonl").read_text().count("\n") == 2

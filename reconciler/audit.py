@@ -46,6 +46,17 @@ class AuditLog:
         self.commit = commit
         self.user = os_user()
 
+    def check_writable(self) -> None:
+        """Fail before apply writes anything, not halfway through a multi-clinic apply."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the audit log {self.path}: {exc.strerror}; nothing was applied"
+            ) from None
+
     def record(self, clinic_id: str, result: ChangeResult) -> None:
         entry = {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),

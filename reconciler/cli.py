@@ -14,6 +14,7 @@ from reconciler import __version__
 from reconciler.adapters import AdapterPool, Outcome
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, config_commit
 from reconciler.config import DEFAULT_PATH, load_clinics
+from reconciler.diagnostics import Diagnostic
 from reconciler.engine import ClinicOutcome, apply_plan, check_safety, check_saved_plan, make_plan
 from reconciler.errors import ConfigError, ReconcilerError, UsageError
 from reconciler.exitcodes import EXIT_CODE_HELP, ExitCode
@@ -31,7 +32,7 @@ def _echo_error(message: str) -> None:
     click.echo(f"error: {redact(message)}", err=True)
 
 
-def _print_diagnostics(result_diagnostics: Sequence[Any], files: int) -> None:
+def _print_diagnostics(result_diagnostics: Sequence[Diagnostic], files: int) -> None:
     for diag in result_diagnostics:
         click.echo(redact(diag.format()))
     errors = sum(1 for d in result_diagnostics if d.is_error)
@@ -252,9 +253,9 @@ def apply(
                     "plan, then pass --auto-approve, or apply a saved plan with --plan FILE"
                 )
             click.confirm("Apply these changes?", abort=True)
-        report = apply_plan(
-            result, pool.for_clinic, rules, AuditLog(audit_log, commit), _print_outcome
-        )
+        audit = AuditLog(audit_log, commit)
+        audit.check_writable()
+        report = apply_plan(result, pool.for_clinic, rules, audit, _print_outcome)
     ok = sum(o.ok for o in report.outcomes)
     click.echo(f"Apply: {ok} of {len(report.outcomes)} clinics done.")
     return max(report.exit_code, ExitCode.EMR_FAILED if result.has_errors else ExitCode.OK)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -141,7 +140,6 @@ class Summary:
 class Plan:
     clinics: tuple[ClinicPlan, ...]
     config_commit: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def summary(self) -> Summary:

@@ -283,3 +283,28 @@ def test_manual_backend_gives_a_checklist(
     assert apply.exit_code == 0, apply.output
     assert "manual        oscar.login[OceanConnect]" in apply.output
     assert "Pin(remote) Enable: Enabled" in apply.output
+
+
+def test_unwritable_audit_log_refuses_before_any_write(
+    setup: Path, oscar_db: OscarDB, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the log's folder should be")
+    result = CliRunner().invoke(
+        cli, ["apply", str(setup), "--auto-approve", "--audit-log", str(blocker / "audit.jsonl")]
+    )
+    assert result.exit_code == 1
+    assert "cannot write the audit log" in result.output and "nothing was applied" in result.output
+    assert oscar_db.execute("SELECT COUNT(*) FROM program_provider WHERE provider_no='999990'") == [
+        (0,)
+    ]
+
+
+def test_unwritable_plan_file_is_a_clear_error(
+    run: Callable[..., Result], setup: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    result = run("plan", str(setup), "--out", str(blocker / "plan.json"))
+    assert result.exit_code == 1
+    assert "cannot write the plan file" in result.output and "internal error" not in result.output

@@ -36,7 +36,7 @@ demo: install
 	@scripts/demo.sh
 
 bench: install mariadb
-	$(BIN)/python -m reconciler.bench
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) .demo .reconcile .pytest_cache .mypy_cache .ruff_cache

@@ -9,7 +9,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reconciler.adapters.base import ChangeResult
+from reconciler.emr.contract import ChangeResult
 from reconciler.errors import UsageError
 from reconciler.secrets import redact
 

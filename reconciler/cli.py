@@ -11,10 +11,11 @@ from typing import Any
 import click
 
 from reconciler import __version__
-from reconciler.adapters import AdapterPool, Outcome
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, config_commit
 from reconciler.config import DEFAULT_PATH, load_clinics
 from reconciler.diagnostics import Diagnostic
+from reconciler.emr.contract import Outcome
+from reconciler.emr.registry import AdapterPool
 from reconciler.engine import ClinicOutcome, apply_plan, check_safety, check_saved_plan, make_plan
 from reconciler.errors import ConfigError, ReconcilerError, UsageError
 from reconciler.exitcodes import EXIT_CODE_HELP, ExitCode

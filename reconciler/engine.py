@@ -2,7 +2,7 @@
 
 Apply is all-or-nothing where it can be: every safety rule and every saved-plan check is
 made for every clinic before anything is written, and each clinic's automatic changes go to
-its adapter as one unit (one database transaction for OSCAR).
+its adapter as one unit (one database transaction, where the EMR has transactions).
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
-from reconciler.adapters import AdapterPool
-from reconciler.adapters.base import Adapter, ChangeResult, Outcome
 from reconciler.audit import AuditLog
 from reconciler.diff import diff
+from reconciler.emr.contract import Adapter, ChangeResult, Outcome
 from reconciler.errors import (
     AdapterError,
     ReconcilerError,
@@ -213,7 +212,6 @@ def _verify(cp: ClinicPlan, adapter: Adapter, outcome: ClinicOutcome) -> None:
 
 
 __all__ = [
-    "AdapterPool",
     "ApplyReport",
     "ClinicOutcome",
     "apply_plan",

@@ -14,7 +14,7 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from reconciler.errors import SecretError
 
@@ -88,6 +88,17 @@ class SecretRef:
     source: Literal["env", "file"]
     name: str
     base_dir: Path | None = None  # a relative file reference is relative to its clinic file
+
+    @classmethod
+    def from_document(cls, value: Any, base_dir: Path) -> SecretRef:
+        """From a validated ``{env: NAME}`` or ``{file: path}`` mapping."""
+        ((source, name),) = value.items()
+        return cls(source, name, base_dir)
+
+    @classmethod
+    def optional(cls, block: dict[str, Any], key: str, base_dir: Path) -> SecretRef | None:
+        """``block[key]`` as a reference, or None when the key is absent."""
+        return cls.from_document(block[key], base_dir) if key in block else None
 
     def describe(self) -> str:
         return f"{{{self.source}: {self.name}}}"

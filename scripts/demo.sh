@@ -18,7 +18,7 @@ export RECONCILER_AUDIT_LOG="$DEMO/audit.jsonl"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "Seed a simulated OSCAR database with drift"
-"$VENV/bin/python" -m reconciler.simulators.oscar --url "$RIVERSIDE_OSCAR_DB_URL" --scenario drift
+"$VENV/bin/python" -m reconciler.emr.oscar.simulator --url "$RIVERSIDE_OSCAR_DB_URL" --scenario drift
 
 step "reconcile validate"
 $R validate

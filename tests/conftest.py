@@ -15,8 +15,8 @@ import pytest
 import yaml
 from sqlalchemy import Engine, create_engine, text
 
-from reconciler.adapters.oscar.passwords import Lineage
-from reconciler.simulators.oscar import (
+from reconciler.emr.oscar.passwords import Lineage
+from reconciler.emr.oscar.simulator import (
     Scenario,
     create_oscar_database,
     ensure_mysql_database,

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from reconciler.adapters.base import Adapter, Outcome
 from reconciler.config.build import build_clinic
 from reconciler.config.yamlsource import YamlDocument
+from reconciler.emr.contract import Adapter, Outcome
+from reconciler.emr.oscar.live import OscarLive, OscarLoginRow, OscarProviderRow
 from reconciler.engine import apply_plan, check_safety, check_saved_plan, make_plan
 from reconciler.errors import AdapterError, StalePlanError, UnsafeChangeError
 from reconciler.exitcodes import ExitCode
-from reconciler.live import OscarLive, OscarLoginRow, OscarProviderRow
 from reconciler.model import Clinic
 from reconciler.plan import SafetyRule
 from reconciler.planfile import read_plan, write_plan

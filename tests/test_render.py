@@ -15,7 +15,7 @@ import pytest
 from reconciler.config.build import build_clinic
 from reconciler.config.yamlsource import YamlDocument
 from reconciler.diff import diff
-from reconciler.live import OscarLive, OscarLoginRow, OscarProviderRow
+from reconciler.emr.oscar.live import OscarLive, OscarLoginRow, OscarProviderRow
 from reconciler.model import Clinic
 from reconciler.plan import ClinicPlan, Plan
 from reconciler.render import render_json, render_markdown, render_text

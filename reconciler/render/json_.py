@@ -20,7 +20,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {
                 "id": cp.clinic.id,
                 "name": cp.clinic.name,
-                "emr": cp.clinic.emr.value,
+                "emr": cp.clinic.emr,
                 "file": cp.clinic.source.file,
                 "status": cp.status.value,
                 "error": cp.error,

@@ -11,8 +11,8 @@ import yaml
 
 from reconciler.config import load_clinics
 from reconciler.diagnostics import Severity
+from reconciler.emr.accuro.spec import ALL_PERMISSIONS, Permission, UndeclaredPolicy
 from reconciler.errors import UsageError
-from reconciler.model import ALL_PERMISSIONS, Permission, UndeclaredPolicy
 from tests.conftest import WriteClinic, doc
 
 TODAY = date(2026, 11, 22)
@@ -28,22 +28,22 @@ def test_valid_documents_build_the_model(write_clinic: WriteClinic) -> None:
     result = load_clinics([path.parent], TODAY)
     assert result.diagnostics == []
     accuro, oscar = sorted(result.clinics, key=lambda c: c.emr)
-    grants = accuro.accuro.ocean_api_user.offices[0].providers
+    grants = accuro.spec.ocean_api_user.offices[0].providers
     assert grants[0].name == "Smith, Jane" and grants[0].permissions == ALL_PERMISSIONS
     assert grants[1].provider_id == 1042
-    assert accuro.accuro.ocean_api_user.undeclared_providers is UndeclaredPolicy.REPORT
-    assert accuro.accuro.full_schedule_sync is True
-    login = oscar.oscar.login
+    assert accuro.spec.ocean_api_user.undeclared_providers is UndeclaredPolicy.REPORT
+    assert accuro.spec.full_schedule_sync is True
+    login = oscar.spec.login
     assert (login.pin_remote, login.pin_local, login.force_password_reset) == (True, False, False)
     assert login.password is not None and login.password.describe() == "{env: T_OC_PASSWORD}"
-    assert oscar.oscar.roles == ("doctor",) and oscar.oscar.primary_role == "doctor"
+    assert oscar.spec.roles == ("doctor",) and oscar.spec.primary_role == "doctor"
 
 
 def test_explicit_permissions_are_kept(write_clinic: WriteClinic) -> None:
     data = doc("accuro")
     data["ocean_api_user"]["offices"][0]["providers"][0]["permissions"] = ["patient", "labs"]
     clinic = load_clinics([write_clinic(data)], TODAY).clinics[0]
-    first = clinic.accuro.ocean_api_user.offices[0].providers[0]
+    first = clinic.spec.ocean_api_user.offices[0].providers[0]
     assert first.permissions == {Permission.PATIENT, Permission.LABS}
 
 
@@ -248,10 +248,10 @@ def test_example_clinics_are_valid() -> None:
     root = Path(__file__).resolve().parents[2]
     result = load_clinics([root / "clinics"], TODAY)
     assert result.diagnostics == []
-    kinds = {(c.emr.value, getattr(c.spec, "backend", None)) for c in result.clinics}
+    kinds = {(c.emr, getattr(c.spec, "backend", None)) for c in result.clinics}
     assert len(result.clinics) >= 3 and ("accuro", None) in kinds
     accuro = next(c for c in result.clinics if c.emr == "accuro")
-    offices = accuro.accuro.ocean_api_user.offices
+    offices = accuro.spec.ocean_api_user.offices
     assert len(offices) >= 2
     assert len({p.key for o in offices for p in o.providers}) >= 5
     for path in (root / "clinics").glob("*.yaml"):

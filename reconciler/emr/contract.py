@@ -1,4 +1,9 @@
-"""The adapter contract: read live state for a clinic, apply changes, say what needs a person.
+"""What an EMR package provides, and the adapter contract. The core meets EMRs only here.
+
+An EMR package (``reconciler/emr/<kind>/``) holds everything that knows one EMR: its
+desired-state model, its live-state model, its pure diff rules and impact texts, its
+checklists, its adapters and its simulator. Its ``__init__`` exports one :class:`EmrPackage`
+named ``EMR``; :mod:`reconciler.emr.registry` maps ``emr.kind`` to it.
 
 An adapter never imports the engine. It translates every third-party failure into an
 :class:`~reconciler.errors.AdapterError` (or subclass) whose message holds no secret.
@@ -7,13 +12,19 @@ An adapter never imports the engine. It translates every third-party failure int
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from reconciler.model import Clinic
 from reconciler.plan import Change
+
+if TYPE_CHECKING:
+    from reconciler.config.yamlsource import YamlDocument
+    from reconciler.diagnostics import Diagnostic
 
 
 class Outcome(StrEnum):
@@ -62,3 +73,27 @@ class ManualAdapter(Adapter):
 
     def read(self, clinic: Clinic) -> None:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class EmrPackage:
+    """One EMR, as the core sees it. ``spec`` and ``live`` are the package's own types."""
+
+    kind: str
+    """The value of ``emr.kind`` in a clinic file."""
+    title: str
+    """The EMR's name in messages (``OSCAR``)."""
+    blocks: tuple[str, ...]
+    """Top-level keys of a clinic file that only this EMR uses."""
+    emr_keys: tuple[str, ...]
+    """Keys under ``emr:`` that only this EMR uses."""
+    check: Callable[[YamlDocument, date], Iterator[Diagnostic]]
+    """Checks of meaning beyond the schema, on the raw (possibly invalid) document."""
+    build: Callable[[dict[str, Any], Path], Any]
+    """The desired-state spec from a validated document (``base_dir``: the file's folder)."""
+    adapter_name: Callable[[Any], str]
+    """Which adapter serves a clinic with this spec (adapters are shared by name)."""
+    new_adapter: Callable[[str], Adapter]
+    """A new adapter of that name."""
+    diff: Callable[[Any, Any], Iterable[Change]]
+    """The pure diff: (spec, live or None) -> changes. No I/O."""

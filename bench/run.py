@@ -20,13 +20,13 @@ from pathlib import Path
 import yaml
 from sqlalchemy import create_engine
 
-from reconciler.adapters.oscar.passwords import Lineage
-from reconciler.adapters.oscar.sql import OscarSqlAdapter
 from reconciler.config import load_clinics
 from reconciler.config.yamlsource import YamlLoadError, parse_yaml_bytes
 from reconciler.diff import diff
+from reconciler.emr.oscar.passwords import Lineage
+from reconciler.emr.oscar.simulator import Scenario, create_oscar_database, ensure_mysql_database
+from reconciler.emr.oscar.sql import OscarSqlAdapter
 from reconciler.model import Clinic
-from reconciler.simulators.oscar import Scenario, create_oscar_database, ensure_mysql_database
 
 
 def _timed(fn: Callable[[], object], repeat: int = 5) -> float:

@@ -1,4 +1,4 @@
-"""Live state as adapters observe it: value objects the pure diff compares with desired state."""
+"""OSCAR's live state as the SQL adapter observes it: what the pure diff compares with."""
 
 from __future__ import annotations
 

@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from reconciler.adapters.oscar.passwords import Lineage, verify_password, verify_pin
-from reconciler.adapters.oscar.sql import OscarSqlAdapter
 from reconciler.config.build import build_clinic
 from reconciler.config.yamlsource import YamlDocument
 from reconciler.diff import diff
+from reconciler.emr.oscar.passwords import Lineage, verify_password, verify_pin
+from reconciler.emr.oscar.simulator import Scenario
+from reconciler.emr.oscar.sql import OscarSqlAdapter
 from reconciler.errors import AdapterError, ConflictError, EMRConnectionError, StalePlanError
 from reconciler.model import Clinic
 from reconciler.plan import Action, Change
-from reconciler.simulators.oscar import Scenario
 from tests.conftest import OC_PASSWORD, OC_PIN, ROOT, OscarDB, doc
 
 Point = Callable[[OscarDB], None]

@@ -22,8 +22,10 @@ from sqlalchemy import table as tbl
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from reconciler.adapters.base import Adapter
-from reconciler.adapters.oscar.passwords import (
+from reconciler.emr.contract import Adapter
+from reconciler.emr.oscar.diff import LOGIN, PRIMARY_ROLE, PROVIDER, ROLE
+from reconciler.emr.oscar.live import OscarLive, OscarLoginRow, OscarProviderRow
+from reconciler.emr.oscar.passwords import (
     Lineage,
     hash_password,
     hash_pin,
@@ -31,7 +33,7 @@ from reconciler.adapters.oscar.passwords import (
     verify_password,
     verify_pin,
 )
-from reconciler.diff import LOGIN, PRIMARY_ROLE, PROVIDER, ROLE
+from reconciler.emr.oscar.spec import OscarSpec, oscar_spec
 from reconciler.errors import (
     AdapterError,
     ConflictError,
@@ -39,8 +41,7 @@ from reconciler.errors import (
     ReconcilerError,
     StalePlanError,
 )
-from reconciler.live import OscarLive, OscarLoginRow, OscarProviderRow
-from reconciler.model import Clinic, OscarSpec
+from reconciler.model import Clinic
 from reconciler.plan import ABSENT, Action, Change
 from reconciler.secrets import redact
 
@@ -142,7 +143,7 @@ class OscarSqlAdapter(Adapter):
     def _engine(self, clinic: Clinic) -> Engine:
         if clinic.id in self._engines:
             return self._engines[clinic.id]
-        ref = clinic.oscar.database_url
+        ref = oscar_spec(clinic).database_url
         if ref is None:
             raise AdapterError("backend sql needs emr.database.url")
         what = f"database.url {ref.describe()}"
@@ -197,7 +198,7 @@ class OscarSqlAdapter(Adapter):
     def read(self, clinic: Clinic) -> OscarLive:
         engine = self._engine(clinic)
         with self._translate("reading"), engine.connect() as conn:
-            return self._snapshot(conn, clinic.oscar).live
+            return self._snapshot(conn, oscar_spec(clinic)).live
 
     def _snapshot(self, conn: Connection, spec: OscarSpec, lock: bool = False) -> _Snapshot:
         inspector = inspect(conn)
@@ -350,7 +351,7 @@ class OscarSqlAdapter(Adapter):
     def apply(self, clinic: Clinic, changes: Sequence[Change]) -> None:
         if not changes:
             return
-        spec = clinic.oscar
+        spec = oscar_spec(clinic)
         engine = self._engine(clinic)
         with (
             self._translate("applying changes (rolled back, nothing written)"),

@@ -2,7 +2,7 @@
 OSCAR defines them (column names, types, NOT NULL, defaults), for MySQL/MariaDB or SQLite,
 seeded with realistic providers, roles and logins.
 
-    python -m reconciler.simulators.oscar --url sqlite:///.demo/oscar.db --scenario drift
+    python -m reconciler.emr.oscar.simulator --url sqlite:///.demo/oscar.db --scenario drift
 
 Password and PIN for the OceanConnect login come from the environment variables named by
 ``--password-env`` / ``--pin-env`` so that they never appear on a command line.
@@ -35,7 +35,7 @@ from sqlalchemy import (
     text,
 )
 
-from reconciler.adapters.oscar.passwords import Lineage, hash_password, hash_pin
+from reconciler.emr.oscar.passwords import Lineage, hash_password, hash_pin
 
 _ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
 
@@ -295,7 +295,7 @@ def main(url: str, lineage: str, scenario: str, password_env: str, pin_env: str)
 
 
 def _run(argv: Sequence[str] | None = None) -> None:
-    main(args=argv, prog_name="python -m reconciler.simulators.oscar")
+    main(args=argv, prog_name="python -m reconciler.emr.oscar.simulator")
 
 
 if __name__ == "__main__":

@@ -1,1 +1,0 @@
-"""OSCAR / OSCAR Pro adapters: ``sql`` reads and writes the OSCAR database."""

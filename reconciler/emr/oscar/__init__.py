@@ -1,0 +1,45 @@
+"""OSCAR and OSCAR Pro: the OceanConnect provider, its roles, primary role and login (seed 004).
+
+spec.py        desired state, built from a validated clinic file
+checks.py      checks of meaning beyond the schema
+live.py        live state as the SQL adapter reads it
+diff.py        pure diff rules, impact texts, the seed-004 checklist
+sql.py         the adapter: OSCAR's MySQL/MariaDB (or SQLite) database
+passwords.py   password and PIN storage by lineage
+simulator.py   a simulated OSCAR database for demos and tests
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.emr.contract import Adapter, EmrPackage, ManualAdapter
+from reconciler.emr.oscar.checks import check
+from reconciler.emr.oscar.diff import diff_oscar
+from reconciler.emr.oscar.spec import OscarBackend, OscarSpec, build_spec
+
+
+def _adapter_name(spec: Any) -> str:
+    assert isinstance(spec, OscarSpec)
+    return "oscar-sql" if spec.backend is OscarBackend.SQL else "manual"
+
+
+def _new_adapter(name: str) -> Adapter:
+    if name == "oscar-sql":
+        from reconciler.emr.oscar.sql import OscarSqlAdapter  # SQLAlchemy only when needed
+
+        return OscarSqlAdapter()
+    return ManualAdapter()
+
+
+EMR = EmrPackage(
+    kind="oscar",
+    title="OSCAR",
+    blocks=("ocean_connect",),
+    emr_keys=("edition", "backend", "database"),
+    check=check,
+    build=build_spec,
+    adapter_name=_adapter_name,
+    new_adapter=_new_adapter,
+    diff=diff_oscar,
+)

@@ -1,0 +1,365 @@
+"""OSCAR's pure diff rules, impact texts and checklists (seed 004). No I/O.
+
+``live is None`` means the adapter cannot read this OSCAR (backend manual): the diff then
+gives the whole set-up as a checklist for a person, in the order seed 004 does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from reconciler.emr.oscar.live import OscarLive
+from reconciler.emr.oscar.spec import OscarSpec
+from reconciler.plan import Action, Change, FieldChange, Mode, SafetyRule
+from reconciler.secrets import SecretRef
+
+PROVIDER, ROLE, PRIMARY_ROLE, LOGIN, INTEGRATION = (
+    "oscar.provider",
+    "oscar.role",
+    "oscar.primary_role",
+    "oscar.login",
+    "oscar.integration_credentials",
+)
+
+IMPACT = {
+    PROVIDER: "Ocean saves notes into OSCAR as this provider; without it the integration "
+    "cannot authenticate.",
+    ROLE: "The OceanConnect provider's roles decide what Ocean may read and write in OSCAR.",
+    PRIMARY_ROLE: "OSCAR applies the primary role's permissions; without the doctor primary "
+    "role Ocean's requests are refused.",
+    LOGIN: "Ocean Cloud Connect signs in with this login record; if any field is wrong, the "
+    "integration fails quietly.",
+    INTEGRATION: "With OSCAR Pro Authentication, Ocean signs in with the Security Record "
+    "Integration password and PIN.",
+}
+
+LOGIN_IMPACT = {
+    "pin_local": "Pin(local) must be disabled for Ocean's login.",
+    "pin_remote": "Pin(remote) must be enabled: Ocean signs in remotely with the PIN.",
+    "force_password_reset": "Ocean cannot answer a forced password reset: every login fails.",
+    "expires": "An expired login record silently locks Ocean out.",
+    "password": "The stored password does not match the declared one: Ocean cannot sign in.",
+    "pin": "The stored PIN does not match the declared one: Ocean cannot sign in.",
+    "provider": "The login must belong to the OceanConnect provider.",
+}
+
+
+def diff_oscar(spec: OscarSpec, live: OscarLive | None) -> Iterator[Change]:
+    if live is None:
+        yield from oscar_checklist(spec)
+    elif spec.present:
+        yield from _oscar_present(spec, live)
+    else:
+        yield from _oscar_absent(spec, live)
+
+
+def _changed(pairs: dict[str, tuple[Any, Any]]) -> tuple[FieldChange, ...]:
+    return tuple(FieldChange(k, b, a) for k, (b, a) in pairs.items() if b != a)
+
+
+def _oscar_present(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
+    number = spec.provider.number
+    address = f"{PROVIDER}[{number}]"
+    want = {
+        "last_name": spec.provider.last_name,
+        "first_name": spec.provider.first_name,
+        "provider_type": spec.provider.provider_type,
+        "active": True,
+    }
+    row = live.provider
+    if row is None:
+        fields = tuple(FieldChange(k, None, v) for k, v in want.items())
+        yield _change(address, PROVIDER, Action.CREATE, live, fields, order=10)
+    else:
+        have = {
+            "last_name": row.last_name,
+            "first_name": row.first_name,
+            "provider_type": row.provider_type,
+            "active": row.active,
+        }
+        if fields := _changed({k: (have[k], want[k]) for k in want}):
+            yield _change(address, PROVIDER, Action.UPDATE, live, fields, order=10)
+
+    for role in sorted(set(spec.roles) - live.roles):
+        yield _change(
+            f"{ROLE}[{number}/{role}]",
+            ROLE,
+            Action.GRANT,
+            live,
+            (FieldChange("role", None, role),),
+            order=20,
+        )
+    for role in sorted(live.roles - set(spec.roles)):
+        yield _revoke_role(
+            number,
+            role,
+            live,
+            order=21,
+            impact=f"The role '{role}' is not declared for the OceanConnect provider.",
+        )
+
+    if live.primary_role != spec.primary_role:
+        action = Action.CREATE if live.primary_role is None else Action.UPDATE
+        yield _change(
+            f"{PRIMARY_ROLE}[{number}]",
+            PRIMARY_ROLE,
+            action,
+            live,
+            (FieldChange("role", live.primary_role, spec.primary_role),),
+            order=30,
+        )
+
+    if spec.pro_auth:
+        yield from _pro_auth(spec, live)
+    else:
+        yield from _login(spec, live)
+
+
+def _login_wanted(spec: OscarSpec) -> dict[str, Any]:
+    login = spec.login
+    return {
+        "provider": spec.provider.number,
+        "pin_remote": login.pin_remote,
+        "pin_local": login.pin_local,
+        "force_password_reset": login.force_password_reset,
+        "expires": login.expires,
+    }
+
+
+def _login(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
+    address = f"{LOGIN}[{spec.login.username}]"
+    want = _login_wanted(spec)
+    row = live.login
+    if row is None:
+        fields = [FieldChange(k, None, v) for k, v in want.items()]
+        fields += [
+            FieldChange(name, None, ref.describe(), sensitive=True)
+            for name, ref in (("password", spec.login.password), ("pin", spec.login.pin))
+            if ref is not None
+        ]
+        yield _change(address, LOGIN, Action.CREATE, live, tuple(fields), order=40)
+        return
+    have = {
+        "provider": row.provider_no,
+        "pin_remote": row.pin_remote,
+        "pin_local": row.pin_local,
+        "force_password_reset": row.force_password_reset,
+        "expires": row.expires,
+    }
+    fields = list(_changed({k: (have[k], want[k]) for k in want}))
+    for name, matches in (("password", row.password_matches), ("pin", row.pin_matches)):
+        if matches is False:
+            fields.append(FieldChange(name, "stored", "declared", sensitive=True))
+    if fields:
+        impact = " ".join(LOGIN_IMPACT[f.name] for f in fields if f.name in LOGIN_IMPACT)
+        yield _change(address, LOGIN, Action.UPDATE, live, tuple(fields), order=40, impact=impact)
+
+
+def _pro_auth(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
+    username = spec.login.username
+    address = f"{INTEGRATION}[{username}]"
+    if live.login is None:
+        yield _change(
+            address,
+            INTEGRATION,
+            Action.STEP,
+            live,
+            (),
+            order=50,
+            mode=Mode.MANUAL,
+            impact="With Pro Auth the OceanConnect login is created by OSCAR Pro Support.",
+            steps=(
+                f"Ask OSCAR Pro Support to create the '{username}' user for Ocean, and to "
+                "send you its password.",
+                *_integration_steps(spec),
+            ),
+        )
+    elif live.login.password_matches is False or live.login.pin_matches is False:
+        stale = [
+            n
+            for n, ok in (
+                ("password", live.login.password_matches),
+                ("pin", live.login.pin_matches),
+            )
+            if ok is False
+        ]
+        fields = tuple(FieldChange(n, "stored", "declared", sensitive=True) for n in stale)
+        yield _change(
+            address,
+            INTEGRATION,
+            Action.STEP,
+            live,
+            fields,
+            order=50,
+            mode=Mode.MANUAL,
+            steps=_integration_steps(spec),
+        )
+
+
+def _ref(ref: SecretRef | None, what: str) -> str:
+    return f"the {what} stored in {ref.describe()}" if ref else f"the {what} you chose"
+
+
+def _integration_steps(spec: OscarSpec) -> tuple[str, ...]:
+    login = spec.login
+    return (
+        "In OSCAR Pro: Administration > User Management > Set Security Record Integration "
+        "Password.",
+        f"Username: select '{login.username}'.",
+        f"Password and Confirm Password: {_ref(login.password, 'password')}.",
+        f"Pin and Confirm Pin: {_ref(login.pin, 'PIN')}.",
+        "Click 'Update Record'.",
+    )
+
+
+def _oscar_absent(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
+    number = spec.provider.number
+    if live.login is not None and not spec.pro_auth:
+        yield _change(
+            f"{LOGIN}[{spec.login.username}]",
+            LOGIN,
+            Action.DELETE,
+            live,
+            (FieldChange("provider", live.login.provider_no, None),),
+            order=10,
+            rule=SafetyRule.DELETE_LOGIN,
+            impact="Ocean can no longer sign in to OSCAR.",
+        )
+    if live.primary_role is not None:
+        yield _change(
+            f"{PRIMARY_ROLE}[{number}]",
+            PRIMARY_ROLE,
+            Action.DELETE,
+            live,
+            (FieldChange("role", live.primary_role, None),),
+            order=20,
+            rule=SafetyRule.REVOKE_ROLE,
+        )
+    for role in sorted(live.roles):
+        yield _revoke_role(number, role, live, order=30)
+    if live.provider is not None and live.provider.active:
+        yield _change(
+            f"{PROVIDER}[{number}]",
+            PROVIDER,
+            Action.DELETE,
+            live,
+            (FieldChange("active", True, False),),
+            order=40,
+            rule=SafetyRule.DELETE_PROVIDER,
+            impact="OSCAR keeps providers for history: the provider is deactivated "
+            "(status 0), not removed.",
+        )
+
+
+def _revoke_role(
+    number: str, role: str, live: OscarLive, *, order: int, impact: str | None = None
+) -> Change:
+    return _change(
+        f"{ROLE}[{number}/{role}]",
+        ROLE,
+        Action.REVOKE,
+        live,
+        (FieldChange("role", role, None),),
+        order=order,
+        rule=SafetyRule.REVOKE_ROLE,
+        impact=impact,
+    )
+
+
+def oscar_checklist(spec: OscarSpec) -> Iterator[Change]:
+    """Seed 004 as steps for a person, for an OSCAR the tool cannot read (backend manual)."""
+    p, login, number = spec.provider, spec.login, spec.provider.number
+    name = f"{p.last_name}, {p.first_name}"
+
+    def step(address: str, resource: str, order: int, *steps: str) -> Change:
+        return Change(
+            address,
+            resource,
+            Action.STEP,
+            Mode.MANUAL,
+            impact=IMPACT[resource],
+            steps=steps,
+            order=order,
+        )
+
+    if spec.pro_auth:
+        yield step(f"{INTEGRATION}[{login.username}]", INTEGRATION, 50, *_integration_steps(spec))
+        return
+    if not spec.present:
+        yield step(
+            f"{LOGIN}[{login.username}]",
+            LOGIN,
+            10,
+            f"In OSCAR: Administration > User Management > search login records; delete "
+            f"'{login.username}'.",
+            f"Administration > Assign Role to Provider: remove every role of '{name}'.",
+            f"Administration > search providers: set '{name}' ({number}) inactive.",
+        )
+        return
+    yield step(
+        f"{PROVIDER}[{number}]",
+        PROVIDER,
+        10,
+        "In OSCAR: open Administration from the menu at the top of the page.",
+        f"Add a Provider: provider number {number}, last name {p.last_name}, first name "
+        f"{p.first_name}, type {p.provider_type}, status active.",
+    )
+    roles = ", ".join(spec.roles)
+    yield step(
+        f"{ROLE}[{number}/{','.join(spec.roles)}]",
+        ROLE,
+        20,
+        "Administration > User Management > Assign Role to Provider.",
+        f"Give '{name}' the role(s) {roles} (if not already set) and click 'Add'; remove any "
+        "other role.",
+    )
+    yield step(
+        f"{PRIMARY_ROLE}[{number}]",
+        PRIMARY_ROLE,
+        30,
+        f"Under 'Set primary role', select '{name}' and the role '{spec.primary_role}'; click "
+        "'Set Primary Role'.",
+    )
+    expiry = f"set to expire on {login.expires}" if login.expires else "no expiry"
+    yield step(
+        f"{LOGIN}[{login.username}]",
+        LOGIN,
+        40,
+        "Administration > User Management > Add a Login Record (or edit the existing one).",
+        f"Username: {login.username} (no spaces).",
+        f"Password and Confirm: {_ref(login.password, 'password')}.",
+        f"Provider Number: '{name}'.",
+        f"Pin(remote) Enable: {'Enabled' if login.pin_remote else 'Disabled'}; Pin(local) "
+        f"Enable: {'Enabled' if login.pin_local else 'Disabled'}.",
+        f"PIN and Confirm: {_ref(login.pin, 'PIN')}.",
+        f"Force Password Reset: {str(login.force_password_reset).lower()}; {expiry}.",
+        "Click 'Add Record' (or 'Update Record').",
+    )
+
+
+def _change(
+    address: str,
+    resource: str,
+    action: Action,
+    live: OscarLive,
+    fields: tuple[FieldChange, ...],
+    *,
+    order: int,
+    mode: Mode = Mode.AUTOMATIC,
+    rule: SafetyRule | None = None,
+    impact: str | None = None,
+    steps: tuple[str, ...] = (),
+) -> Change:
+    return Change(
+        address=address,
+        resource=resource,
+        action=action,
+        mode=mode,
+        fields=fields,
+        impact=impact if impact is not None else IMPACT.get(resource, ""),
+        steps=steps,
+        fingerprint=live.fingerprint(address),
+        safety_rule=rule,
+        order=order,
+    )

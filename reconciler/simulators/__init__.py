@@ -1,1 +1,0 @@
-"""Simulators of the systems reconciler talks to, for demos and tests on one machine."""

@@ -119,8 +119,20 @@ class OscarDB:
     backend: str
     lineage: Lineage
 
+    @property
+    def username(self) -> str:
+        """Open-O's login takes user names of at most 10 letters and digits."""
+        return "OceanConn" if self.lineage is Lineage.OPENO else "OceanConnect"
+
     def seed(self, scenario: Scenario) -> None:
-        create_oscar_database(self.engine, self.lineage, scenario, password=OC_PASSWORD, pin=OC_PIN)
+        create_oscar_database(
+            self.engine,
+            self.lineage,
+            scenario,
+            password=OC_PASSWORD,
+            pin=OC_PIN,
+            username=self.username,
+        )
 
     def execute(self, sql: str, **params: object) -> list[tuple[object, ...]]:
         with self.engine.begin() as conn:
@@ -128,7 +140,9 @@ class OscarDB:
             return [tuple(r) for r in result] if result.returns_rows else []
 
 
-def _make_db(backend: str, lineage: Lineage, tmp_path: Path) -> Iterator[OscarDB]:
+def _make_db(
+    backend: str, lineage: Lineage, tmp_path: Path, charset: str = "utf8mb4"
+) -> Iterator[OscarDB]:
     if backend == "sqlite":
         path = tmp_path / f"oscar-{lineage}.db"
         path.touch()
@@ -138,7 +152,7 @@ def _make_db(backend: str, lineage: Lineage, tmp_path: Path) -> Iterator[OscarDB
         engine.dispose()
         return
     name = f"reconciler_test_{_RUN}_{next(_counter)}"
-    ensure_mysql_database(MARIADB_SERVER, name)
+    ensure_mysql_database(MARIADB_SERVER, name, charset)
     url = f"{MARIADB_SERVER}/{name}"
     engine = create_engine(url)
     try:
@@ -167,6 +181,22 @@ def oscar_db_lineage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     """Every password lineage, on both database engines (unseeded)."""
     backend, lineage = request.param
     yield from _make_db(backend, lineage, tmp_path)
+
+
+@pytest.fixture
+def make_oscar_db(tmp_path: Path) -> Iterator[Callable[..., OscarDB]]:
+    """Make more databases in one test: ``make_oscar_db(backend, lineage, charset=...)``."""
+    made: list[Iterator[OscarDB]] = []
+
+    def make(backend: str, lineage: Lineage, charset: str = "utf8mb4") -> OscarDB:
+        gen = _make_db(backend, lineage, tmp_path / f"db{len(made)}", charset)
+        (tmp_path / f"db{len(made)}").mkdir()
+        made.append(gen)
+        return next(gen)
+
+    yield make
+    for gen in made:
+        next(gen, None)
 
 
 @pytest.fixture

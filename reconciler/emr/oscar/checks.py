@@ -5,10 +5,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from reconciler.config.yamlsource import YamlDocument
-from reconciler.diagnostics import Diagnostic
+from reconciler.diagnostics import Diagnostic, Severity
+from reconciler.emr.oscar.passwords import (
+    BCRYPT_MAX_BYTES,
+    password_problem,
+    pin_problem,
+)
+from reconciler.errors import SecretError
+from reconciler.secrets import SecretRef
 
 
 def check(doc: YamlDocument, today: date) -> Iterator[Diagnostic]:
@@ -60,8 +68,8 @@ def _oscar(doc: YamlDocument, data: dict[str, Any], today: date) -> Iterator[Dia
         if when < today:
             yield doc.diagnostic(
                 ("ocean_connect", "login", "expires"),
-                f"{expires} is in the past: OSCAR would lock the user out; "
-                "use a future date or null",
+                f"{expires} is in the past: open-source OSCAR and Open-O refuse the login "
+                "from that day on (OSCAR 15+ warns at each login); use a future date or null",
             )
     if connect.get("pro_auth") is not True:
         for secret in ("password", "pin"):
@@ -71,3 +79,36 @@ def _oscar(doc: YamlDocument, data: dict[str, Any], today: date) -> Iterator[Dia
                     f"the login {secret} is needed to create and verify the login record "
                     f"(e.g. {secret}: {{env: OCEANCONNECT_{secret.upper()}}})",
                 )
+    if connect.get("pro_auth") is not True and connect.get("ensure", "present") == "present":
+        yield from _secret_rules(doc, login)
+
+
+def _known_value(doc: YamlDocument, value: Any) -> str | None:
+    """The secret's value when it can be read here (an env variable that is set, a file that
+    exists), else None: validate runs where secrets may not be, and plan checks again."""
+    if not (isinstance(value, dict) and len(value) == 1):
+        return None
+    ((source, name),) = value.items()
+    if source not in ("env", "file") or not isinstance(name, str):
+        return None
+    try:
+        return SecretRef(source, name, Path(doc.path).parent).resolve().reveal()
+    except SecretError:
+        return None
+
+
+def _secret_rules(doc: YamlDocument, login: dict[str, Any]) -> Iterator[Diagnostic]:
+    """A PIN or password OSCAR would refuse, named by its reference, never its value."""
+    checks = (("pin", pin_problem), ("password", password_problem))
+    for name, rule in checks:
+        value = _known_value(doc, login.get(name))
+        if value is not None and (problem := rule(value)):
+            yield doc.diagnostic(("ocean_connect", "login", name), problem)
+    password = _known_value(doc, login.get("password"))
+    if password is not None and len(password.encode("utf-8")) > BCRYPT_MAX_BYTES:
+        yield doc.diagnostic(
+            ("ocean_connect", "login", "password"),
+            f"longer than {BCRYPT_MAX_BYTES} bytes: Open-O (bcrypt) would refuse it, so plan "
+            "refuses it on an Open-O database",
+            severity=Severity.WARNING,
+        )

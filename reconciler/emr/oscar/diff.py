@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler.emr.oscar.live import OscarLive
+from reconciler.emr.oscar.live import OscarLive, OscarLoginRow
 from reconciler.emr.oscar.spec import OscarSpec
 from reconciler.plan import Action, Change, FieldChange, Mode, SafetyRule
 from reconciler.secrets import SecretRef
@@ -22,12 +22,16 @@ PROVIDER, ROLE, PRIMARY_ROLE, LOGIN, INTEGRATION = (
     "oscar.integration_credentials",
 )
 
+STORAGE_VERSION = 2  # security.storageVersion of a PBKDF2 password and PIN (OSCAR 15+)
+
 IMPACT = {
-    PROVIDER: "Ocean saves notes into OSCAR as this provider; without it the integration "
-    "cannot authenticate.",
-    ROLE: "The OceanConnect provider's roles decide what Ocean may read and write in OSCAR.",
-    PRIMARY_ROLE: "OSCAR applies the primary role's permissions; without the doctor primary "
-    "role Ocean's requests are refused.",
+    PROVIDER: "Ocean signs in to OSCAR as this provider; OSCAR refuses the login of a provider "
+    "that is missing or inactive (status 0).",
+    ROLE: "OSCAR grants privileges by the exact names of a provider's roles (every secUserRole "
+    "row counts, active or not); Ocean needs the doctor role's privileges.",
+    PRIMARY_ROLE: "OSCAR's case management shows a provider notes only through its primary "
+    "role (the program_provider row of the OSCAR program); without it Ocean sees no notes. "
+    "OSCAR caches this for up to an hour, so a change can take that long to act.",
     LOGIN: "Ocean Cloud Connect signs in with this login record; if any field is wrong, the "
     "integration fails quietly.",
     INTEGRATION: "With OSCAR Pro Authentication, Ocean signs in with the Security Record "
@@ -35,14 +39,29 @@ IMPACT = {
 }
 
 LOGIN_IMPACT = {
-    "pin_local": "Pin(local) must be disabled for Ocean's login.",
-    "pin_remote": "Pin(remote) must be enabled: Ocean signs in remotely with the PIN.",
-    "force_password_reset": "Ocean cannot answer a forced password reset: every login fails.",
-    "expires": "An expired login record silently locks Ocean out.",
-    "password": "The stored password does not match the declared one: Ocean cannot sign in.",
-    "pin": "The stored PIN does not match the declared one: Ocean cannot sign in.",
+    "pin_local": "Pin(local) is to be disabled for Ocean's login (seed 004).",
+    "pin_remote": "Pin(remote) must be enabled: OSCAR checks the PIN of every login from "
+    "outside login_local_ip, as Ocean's are.",
+    "force_password_reset": "OSCAR sends a login with Force Password Reset to its reset page "
+    "(mandatory_password_reset, on by default); Ocean cannot answer it.",
+    "password": "OSCAR would not accept the declared password for this login: Ocean cannot "
+    "sign in.",
+    "pin": "OSCAR would not accept the declared PIN for this login: Ocean cannot sign in.",
     "provider": "The login must belong to the OceanConnect provider.",
+    "storage_version": "OSCAR 15+ sends a login whose storageVersion is not 2 to its password "
+    "reset page (password.forcePasswordResetToUpdateStorage, on by default), and refuses any "
+    "value but 1 and 2; Ocean cannot answer it.",
+    "using_mfa": "Open-O sends a user with MFA on to its MFA page instead of asking for the "
+    "PIN; Ocean cannot get past it.",
 }
+EXPIRY_REFUSED = (
+    "From its expiry date on, OSCAR refuses this login ('Your account is expired'); Ocean "
+    "cannot sign in."
+)
+EXPIRY_WARNED = (
+    "OSCAR 15+ only warns about the expiry date of a storageVersion 2 login, but the record "
+    "should match the file: a login rewritten at storageVersion 1 would be refused."
+)
 
 
 def diff_oscar(spec: OscarSpec, live: OscarLive | None) -> Iterator[Change]:
@@ -99,21 +118,38 @@ def _oscar_present(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
             impact=f"The role '{role}' is not declared for the OceanConnect provider.",
         )
 
-    if live.primary_role != spec.primary_role:
-        action = Action.CREATE if live.primary_role is None else Action.UPDATE
-        yield _change(
-            f"{PRIMARY_ROLE}[{number}]",
-            PRIMARY_ROLE,
-            action,
-            live,
-            (FieldChange("role", live.primary_role, spec.primary_role),),
-            order=30,
-        )
+    yield from _primary_role(spec, live)
 
     if spec.pro_auth:
         yield from _pro_auth(spec, live)
     else:
         yield from _login(spec, live)
+
+
+def _primary_role(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
+    """One ``program_provider`` row of the OSCAR program, with the primary role's role_no.
+
+    A row whose role_id is NULL is a wrong primary role (updated in place, not a second
+    row), and duplicate rows are collapsed to one.
+    """
+    rows = live.primary_rows
+    if rows and live.primary_role == spec.primary_role and rows == 1:
+        return
+    fields = (
+        [FieldChange("role", live.primary_role, spec.primary_role)]
+        if (live.primary_role != spec.primary_role)
+        else []
+    )
+    if rows > 1:
+        fields.append(FieldChange("rows", rows, 1))
+    yield _change(
+        f"{PRIMARY_ROLE}[{spec.provider.number}]",
+        PRIMARY_ROLE,
+        Action.CREATE if rows == 0 else Action.UPDATE,
+        live,
+        tuple(fields),
+        order=30,
+    )
 
 
 def _login_wanted(spec: OscarSpec) -> dict[str, Any]:
@@ -148,12 +184,46 @@ def _login(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
         "expires": row.expires,
     }
     fields = list(_changed({k: (have[k], want[k]) for k in want}))
-    for name, matches in (("password", row.password_matches), ("pin", row.pin_matches)):
-        if matches is False:
-            fields.append(FieldChange(name, "stored", "declared", sensitive=True))
+    fields += _secret_fields(row)
+    if row.using_mfa:
+        fields.append(FieldChange("using_mfa", True, False))
     if fields:
-        impact = " ".join(LOGIN_IMPACT[f.name] for f in fields if f.name in LOGIN_IMPACT)
+        texts = dict(LOGIN_IMPACT)
+        texts["expires"] = (
+            EXPIRY_WARNED if row.storage_version == STORAGE_VERSION else EXPIRY_REFUSED
+        )
+        for name, matches in (("password", row.password_matches), ("pin", row.pin_matches)):
+            if matches is not False:  # listed only because both are always written together
+                texts.pop(name)
+        impact = " ".join(texts[f.name] for f in fields if f.name in texts)
+        if row.storage_version is not None and any(f.name == "pin" for f in fields):
+            impact += (
+                " Password and PIN are written together with storageVersion 2, as OSCAR's own "
+                "security screen does."
+            )
         yield _change(address, LOGIN, Action.UPDATE, live, tuple(fields), order=40, impact=impact)
+
+
+def _secret_fields(row: OscarLoginRow) -> list[FieldChange]:
+    """Password and PIN changes, as OSCAR stores them for this row.
+
+    Where OSCAR has ``security.storageVersion``, it checks a login by that row's value, and
+    its own security screen always rewrites password and PIN together with
+    ``storageVersion = 2``: so does the adapter, and a row still at 1 is drift.
+    """
+    stale = [
+        name
+        for name, matches in (("password", row.password_matches), ("pin", row.pin_matches))
+        if matches is False
+    ]
+    if row.storage_version is None:
+        return [FieldChange(name, "stored", "declared", sensitive=True) for name in stale]
+    if not stale and row.storage_version == STORAGE_VERSION:
+        return []
+    fields = [FieldChange(n, "stored", "declared", sensitive=True) for n in ("password", "pin")]
+    if row.storage_version != STORAGE_VERSION:
+        fields.append(FieldChange("storage_version", row.storage_version, STORAGE_VERSION))
+    return fields
 
 
 def _pro_auth(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:

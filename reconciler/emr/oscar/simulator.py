@@ -1,6 +1,13 @@
-"""An OSCAR database for demos and tests: the tables the adapter touches, as open-source
-OSCAR defines them (column names, types, NOT NULL, defaults), for MySQL/MariaDB or SQLite,
-seeded with realistic providers, roles and logins.
+"""A simulated OSCAR database for demos and tests, in MySQL/MariaDB or SQLite.
+
+Its tables are OSCAR's own: built from ``oscar_schema.json``, the column names, types,
+nullability, defaults and keys read from databases that each lineage's install scripts
+built (``scripts/oscar-schema-facts.py``), so an adapter that works here meets the same
+constraints it meets in a clinic (``storageVersion INT NOT NULL`` with no default,
+Open-O's ``usingMfa BOOL NOT NULL`` with no default, ...). It seeds what a real database
+holds: the roles OSCAR's data scripts insert, the ``oscardoc`` login as those scripts
+create it (``storageVersion = 1`` where the column exists, as every pre-2015 login has),
+the ``OSCAR`` program OSCAR creates at its first start, and a few staff.
 
     python -m reconciler.emr.oscar.simulator --url sqlite:///.demo/oscar.db --scenario drift
 
@@ -10,23 +17,27 @@ Password and PIN for the OceanConnect login come from the environment variables 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 from typing import Any
 
 import click
 from sqlalchemy import (
-    BigInteger,
     Column,
     Date,
     DateTime,
     Engine,
+    ForeignKeyConstraint,
+    Index,
     Integer,
     MetaData,
-    SmallInteger,
     String,
     Table,
     Text,
@@ -34,106 +45,192 @@ from sqlalchemy import (
     insert,
     text,
 )
+from sqlalchemy.dialects import mysql
+from sqlalchemy.types import TypeEngine
 
-from reconciler.emr.oscar.passwords import Lineage, hash_password, hash_pin
+from reconciler.emr.oscar.passwords import (
+    STORAGE_VERSION_PBKDF2,
+    Lineage,
+    Scheme,
+    hash_password,
+    hash_pin,
+    legacy_sha1,
+)
 
-_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+OSCAR_PROGRAM_ID = 10034  # the first id program's AUTO_INCREMENT gives after initcaisi.sql
+FIRST_START = datetime(2026, 1, 5, 9, 30)
 
 
-def oscar_metadata(lineage: Lineage) -> MetaData:
+@cache
+def schema_facts() -> dict[str, Any]:
+    """``oscar_schema.json``: per lineage, per table, OSCAR's own columns and keys."""
+    raw = resources.files("reconciler.emr.oscar").joinpath("oscar_schema.json").read_text()
+    facts: dict[str, Any] = json.loads(raw)["lineages"]
+    return facts
+
+
+_TYPE = re.compile(r"^(\w+)(?:\((\d+)\))?( unsigned)?$")
+
+
+def _column_type(spec: str, dialect: str) -> TypeEngine[Any]:
+    match = _TYPE.match(spec)
+    if not match:
+        raise ValueError(f"unknown column type {spec}")
+    name, size, unsigned = match[1], int(match[2]) if match[2] else None, bool(match[3])
+    if dialect == "sqlite":
+        if name in ("int", "bigint", "tinyint", "smallint", "mediumint"):
+            return Integer()
+        if name in ("varchar", "char"):
+            return String(size)
+        if name in ("date",):
+            return Date()
+        if name in ("datetime", "timestamp"):
+            return DateTime()
+        return Text()
+    ints = {
+        "int": mysql.INTEGER,
+        "bigint": mysql.BIGINT,
+        "tinyint": mysql.TINYINT,
+        "smallint": mysql.SMALLINT,
+        "mediumint": mysql.MEDIUMINT,
+    }
+    if name in ints:
+        return ints[name](display_width=size, unsigned=unsigned)
+    simple: dict[str, TypeEngine[Any]] = {
+        "text": mysql.TEXT(),
+        "mediumtext": mysql.MEDIUMTEXT(),
+        "longtext": mysql.LONGTEXT(),
+        "date": mysql.DATE(),
+        "datetime": mysql.DATETIME(),
+        "timestamp": mysql.TIMESTAMP(),
+    }
+    if name in ("varchar", "char"):
+        return mysql.VARCHAR(size) if name == "varchar" else mysql.CHAR(size)
+    return simple[name]
+
+
+def _server_default(default: str | None, extra: str, dialect: str) -> Any:
+    if default is None or default == "NULL":
+        return None
+    if default.lower() == "current_timestamp()":
+        if dialect == "sqlite":
+            return text("CURRENT_TIMESTAMP")
+        on_update = " ON UPDATE current_timestamp()" if "on update" in extra else ""
+        return text(f"current_timestamp(){on_update}")
+    if default.startswith("'"):
+        return default[1:-1].replace("''", "'")
+    return text(default)
+
+
+def oscar_metadata(lineage: Lineage, dialect: str = "mysql") -> MetaData:
+    """OSCAR's tables for ``lineage``, typed for ``dialect`` (``mysql`` or ``sqlite``)."""
     md = MetaData()
-    Table(
-        "provider",
-        md,
-        Column("provider_no", String(6), primary_key=True, server_default=""),
-        Column("last_name", String(30), nullable=False, server_default=""),
-        Column("first_name", String(30), nullable=False, server_default=""),
-        Column("provider_type", String(15), nullable=False, server_default=""),
-        Column("specialty", String(40), nullable=False, server_default=""),
-        Column("team", String(20), server_default=""),
-        Column("sex", String(1), nullable=False, server_default=""),
-        Column("dob", Date),
-        Column("address", String(40)),
-        Column("phone", String(20)),
-        Column("work_phone", String(50)),
-        Column("ohip_no", String(20)),
-        Column("rma_no", String(20)),
-        Column("billing_no", String(20)),
-        Column("hso_no", String(10)),
-        Column("status", String(1)),
-        Column("comments", Text),
-        Column("provider_activity", String(3)),
-        Column("practitionerNo", String(20)),
-        Column("init", String(10)),
-        Column("job_title", String(100)),
-        Column("email", String(60)),
-        Column("title", String(20)),
-        Column("lastUpdateUser", String(6)),
-        Column("lastUpdateDate", DateTime, nullable=False),
-        Column("signed_confidentiality", DateTime),
-        Column("practitionerNoType", String(255)),
-    )
-    security: list[Column[Any]] = [
-        Column("security_no", Integer, primary_key=True, autoincrement=True),
-        Column("user_name", String(30), nullable=False, unique=True, server_default=""),
-        Column("password", String(255), nullable=False, server_default=""),
-        Column("provider_no", String(6)),
-        Column("pin", String(255)),
-        Column("b_ExpireSet", SmallInteger, server_default="1"),
-        Column("date_ExpireDate", Date, server_default="2100-01-01"),
-        Column("b_LocalLockSet", SmallInteger, server_default="1"),
-        Column("b_RemoteLockSet", SmallInteger, server_default="1"),
-        Column("forcePasswordReset", SmallInteger),
-        Column("passwordUpdateDate", DateTime),
-        Column("pinUpdateDate", DateTime),
-        Column("lastUpdateUser", String(20)),
-        Column("lastUpdateDate", DateTime),
-        Column("oneIdKey", String(255)),
-        Column("oneIdEmail", String(255)),
-        Column("delegateOneIdEmail", String(255)),
-    ]
-    if lineage in (Lineage.PBKDF2, Lineage.OPENO):
-        security.append(Column("storageVersion", Integer, server_default="1"))
-    if lineage is Lineage.OPENO:
-        security.append(Column("usingMfa", SmallInteger, nullable=False, server_default="0"))
-    Table("security", md, *security)
-    Table(
-        "secRole",
-        md,
-        Column("role_no", Integer, primary_key=True, autoincrement=True),
-        Column("role_name", String(60), nullable=False, unique=True),
-        Column("description", String(60)),
-    )
-    Table(
-        "secUserRole",
-        md,
-        Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("provider_no", String(6), nullable=False),
-        Column("role_name", String(60), nullable=False),
-        Column("orgcd", String(80), server_default="R0000001"),
-        Column("activeyn", SmallInteger),
-        Column("lastUpdateDate", DateTime, nullable=False),
-    )
-    Table(
-        "program",
-        md,
-        Column("id", Integer, primary_key=True, autoincrement=True),
-        Column("facilityId", Integer, nullable=False, server_default="0"),
-        Column("name", String(70), nullable=False),
-        Column("description", String(255)),
-        Column("type", String(50)),
-        Column("programStatus", String(8), server_default="active"),
-    )
-    Table(
-        "program_provider",
-        md,
-        Column("id", _ID, primary_key=True, autoincrement=True),
-        Column("program_id", _ID, nullable=False),
-        Column("provider_no", String(6), nullable=False),
-        Column("role_id", _ID),
-        Column("team_id", _ID),
-    )
+    for name, table in schema_facts()[lineage.value].items():
+        if name.startswith("_"):
+            continue
+        primary = table["indexes"].get("PRIMARY", {"columns": []})["columns"]
+        columns = [
+            Column(
+                cname,
+                _column_type(ctype, dialect),
+                primary_key=cname in primary,
+                nullable=nullable == "YES",
+                autoincrement="auto_increment" in extra,
+                server_default=_server_default(default, extra, dialect),
+            )
+            for cname, ctype, nullable, default, extra in table["columns"]
+        ]
+        t = Table(name, md, *columns)
+        for iname, index in table["indexes"].items():
+            if iname != "PRIMARY":
+                label = iname if dialect != "sqlite" else f"{name}_{iname}"
+                Index(label, *(t.c[c] for c in index["columns"]), unique=index["unique"])
+        for fk in table["foreign_keys"]:
+            local, target = (part.strip() for part in fk.split("->"))
+            t.append_constraint(ForeignKeyConstraint([local], [target]))
     return md
+
+
+FACT_TABLES = (
+    "provider",
+    "security",
+    "secRole",
+    "secUserRole",
+    "program",
+    "program_provider",
+    "SecurityArchive",
+    "log",
+    "recyclebin",
+    "Facility",
+)
+
+
+def read_schema_facts(conn: Any) -> dict[str, Any]:
+    """The shape of :data:`FACT_TABLES` in the MySQL/MariaDB database ``conn`` is on, in the
+    form of ``oscar_schema.json`` (``scripts/oscar-schema-facts.py`` writes it)."""
+    out: dict[str, Any] = {}
+    for table in FACT_TABLES:
+        columns = [
+            list(row)
+            for row in conn.execute(
+                text(
+                    "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA "
+                    "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = :t ORDER BY ORDINAL_POSITION"
+                ),
+                {"t": table},
+            )
+        ]
+        if not columns:
+            continue
+        indexes: dict[str, dict[str, Any]] = {}
+        for name, non_unique, column in conn.execute(
+            text(
+                "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS "
+                "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t "
+                "ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+            ),
+            {"t": table},
+        ):
+            entry = indexes.setdefault(name, {"unique": not non_unique, "columns": []})
+            entry["columns"].append(column)
+        foreign = sorted(
+            f"{c} -> {rt}.{rc}"
+            for c, rt, rc in conn.execute(
+                text(
+                    "SELECT COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME "
+                    "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() "
+                    "AND TABLE_NAME = :t AND REFERENCED_TABLE_NAME IS NOT NULL"
+                ),
+                {"t": table},
+            )
+        )
+        out[table] = {
+            "columns": columns,
+            "indexes": {k: indexes[k] for k in sorted(indexes)},
+            "foreign_keys": foreign,
+        }
+    return out
+
+
+def seed_roles(lineage: Lineage) -> list[tuple[int, str]]:
+    """The ``secRole`` rows OSCAR's data scripts insert in this lineage."""
+    return [(int(no), str(name)) for no, name in schema_facts()[lineage.value]["_seed_secRole"]]
+
+
+def _filler(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` plus what a Java entity writes for every NOT NULL column without a default."""
+    row = dict(values)
+    for c in table.columns:
+        if c.name in row or c.nullable or c.server_default is not None or c.autoincrement is True:
+            continue
+        if isinstance(c.type, DateTime | Date):
+            row[c.name] = FIRST_START
+        elif isinstance(c.type, String | Text):
+            row[c.name] = ""
+        else:
+            row[c.name] = 0
+    return row
 
 
 class Scenario(StrEnum):
@@ -142,15 +239,42 @@ class Scenario(StrEnum):
     IN_SYNC = "in-sync"  # exactly as the example clinic declares
 
 
-ROLES = ["receptionist", "doctor", "admin", "locum", "nurse"]
-OSCAR_PROGRAM_ID = 10034
-STAFF = [  # provider_no, last, first, type, roles, primary, login
-    ("999998", "oscardoc", "doctor", "doctor", ["doctor", "admin"], "doctor", "oscardoc"),
-    ("100101", "Tremblay", "Luc", "doctor", ["doctor"], "doctor", "ltremblay"),
-    ("100102", "Singh", "Harpreet", "doctor", ["doctor"], "doctor", "hsingh"),
-    ("200201", "Wong", "Emily", "receptionist", ["receptionist"], "receptionist", "ewong"),
-    ("300301", "Leblanc", "Sophie", "nurse", ["nurse"], "nurse", "sleblanc"),
+STAFF = [  # provider_no, last, first, type, roles, primary, login, storageVersion on OSCAR 15+
+    ("100101", "Tremblay", "Luc", "doctor", ["doctor"], "doctor", "ltremblay", 2),
+    ("100102", "Singh", "Harpreet", "doctor", ["doctor"], "doctor", "hsingh", 1),
+    ("200201", "Wong", "Emily", "receptionist", ["receptionist"], "receptionist", "ewong", 2),
+    ("300301", "Leblanc", "Sophie", "nurse", ["nurse"], None, "sleblanc", 1),
 ]
+
+
+def _login(
+    lineage: Lineage, user: str, provider_no: str, pw: str, pin: str, version: int, **flags: Any
+) -> dict[str, Any]:
+    """A security row as OSCAR writes it: per row, the scheme its storageVersion says."""
+    scheme = Scheme.OPENO if lineage is Lineage.OPENO else Scheme.LEGACY
+    if lineage is Lineage.PBKDF2 and version == STORAGE_VERSION_PBKDF2:
+        scheme = Scheme.PBKDF2
+    row: dict[str, Any] = {
+        "user_name": user,
+        "password": hash_password(pw, scheme),
+        "provider_no": provider_no,
+        "pin": hash_pin(pin, scheme),
+        "b_ExpireSet": 0,
+        "date_ExpireDate": date(2100, 1, 1),
+        "b_LocalLockSet": 1,
+        "b_RemoteLockSet": 1,
+        "forcePasswordReset": 0,
+        "passwordUpdateDate": FIRST_START,
+        "pinUpdateDate": FIRST_START,
+        "lastUpdateUser": "999998",
+        "lastUpdateDate": FIRST_START,
+    }
+    if lineage is Lineage.PBKDF2:
+        row["storageVersion"] = version
+    if lineage is Lineage.OPENO:
+        row["usingMfa"] = 0
+    row.update(flags)
+    return row
 
 
 def create_oscar_database(
@@ -163,107 +287,104 @@ def create_oscar_database(
     number: str = "999990",
     username: str = "OceanConnect",
 ) -> None:
-    """Create the OSCAR tables in ``engine`` (dropping earlier ones) and seed them."""
-    md = oscar_metadata(lineage)
+    """Create OSCAR's tables in ``engine`` (dropping earlier ones) and seed them."""
+    md = oscar_metadata(lineage, "sqlite" if engine.dialect.name == "sqlite" else "mysql")
     md.drop_all(engine)
     md.create_all(engine)
     t = md.tables
-    now = datetime(2026, 1, 5, 9, 30)
-    role_no = {name: i + 1 for i, name in enumerate(ROLES)}
+    role_no = {name: no for no, name in seed_roles(lineage)}
+    doc = "openodoc" if lineage is Lineage.OPENO else "oscardoc"
 
-    def login_row(provider_no: str, user: str, pw: str, pn: str, **flags: int) -> dict[str, object]:
-        row: dict[str, object] = {
-            "user_name": user,
-            "password": hash_password(pw, lineage),
-            "provider_no": provider_no,
-            "pin": hash_pin(pn, lineage),
-            "b_ExpireSet": 0,
-            "date_ExpireDate": date(2100, 1, 1),
-            "b_LocalLockSet": 1,
-            "b_RemoteLockSet": 1,
-            "forcePasswordReset": 0,
-            "passwordUpdateDate": now,
-            "pinUpdateDate": now,
-            "lastUpdateUser": "999998",
-            "lastUpdateDate": now,
-        }
-        if lineage is not Lineage.LEGACY:
-            row["storageVersion"] = 2
-        row.update(flags)
-        return row
+    def provider(conn: Any, no: str, last: str, first: str, ptype: str) -> None:
+        values = {"provider_no": no, "last_name": last, "first_name": first}
+        values |= {"provider_type": ptype, "specialty": "", "sex": "", "status": "1"}
+        conn.execute(insert(t["provider"]).values(_filler(t["provider"], values)))
 
     with engine.begin() as conn:
         conn.execute(
-            insert(t["secRole"]),
-            [{"role_no": role_no[r], "role_name": r, "description": r} for r in ROLES],
+            insert(t["secRole"]), [{"role_no": n, "role_name": r} for r, n in role_no.items()]
         )
         conn.execute(
-            insert(t["program"]),
-            [
-                {"id": OSCAR_PROGRAM_ID, "facilityId": 1, "name": "OSCAR", "type": "Bed"},
-                {"id": 10035, "facilityId": 1, "name": "Walk-in", "type": "Service"},
-            ],
+            insert(t["Facility"]).values(_filler(t["Facility"], {"id": 1, "name": "Default"}))
         )
-        staff: list[tuple[str, str, str, str, list[str], str | None, str]] = list(STAFF)
-        if scenario is not Scenario.FRESH:
-            staff.append(
-                (
-                    number,
-                    "Connect",
-                    "Ocean",
-                    "doctor",
-                    ["doctor"],
-                    "doctor" if scenario is Scenario.IN_SYNC else None,
-                    username,
-                )
-            )
-        for prov, last, first, ptype, roles, primary, user in staff:
+        provider(conn, "-1", "system", "system", "system")
+        provider(conn, "999998", doc, "doctor", "doctor")
+        # The data scripts' first login: oscardoc/mac2002 with PIN 1117 (storageVersion 1 where
+        # the column exists: a pre-2015 row), or Open-O's openodoc/openo2025 (bcrypt, PIN 2025).
+        openo = lineage is Lineage.OPENO
+        doc_pw, doc_pin = ("openo2025", "2025") if openo else ("mac2002", "1117")
+        doc_row = _login(lineage, doc, "999998", doc_pw, doc_pin, 1, b_ExpireSet=1)
+        doc_row |= {"forcePasswordReset": 1, "lastUpdateUser": None}
+        doc_row |= {"date_ExpireDate": date(2026, 12, 23)}
+        if lineage is not Lineage.OPENO:
+            doc_row["password"] = legacy_sha1("mac2002")
+        conn.execute(insert(t["security"]).values(doc_row))
+        # initcaisidata.sql's community programs (10001-10033; one stands for them), then the
+        # program OSCAR creates at its first start (ContextStartupListener): Open-O's is a
+        # Service program, the others' a Bed program.
+        community = {"id": 10001, "facilityId": 1, "name": "Subsidized Housing"}
+        community |= {"type": "community", "programStatus": "active"}
+        conn.execute(insert(t["program"]).values(_filler(t["program"], community)))
+        program = {"id": OSCAR_PROGRAM_ID, "facilityId": 1, "name": "OSCAR", "maxAllowed": 99999}
+        program |= {"type": "Service" if openo else "Bed", "programStatus": "active"}
+        program |= {"ageMin": 1, "ageMax": 200, "userDefined": 1, "exclusiveView": "no"}
+        conn.execute(insert(t["program"]).values(_filler(t["program"], program)))
+        if not openo:  # oscardata.sql also gives a role to a provider it never creates
             conn.execute(
-                insert(t["provider"]).values(
-                    provider_no=prov,
-                    last_name=last,
-                    first_name=first,
-                    provider_type=ptype,
-                    specialty="",
-                    sex="",
-                    status="1",
-                    lastUpdateDate=now,
+                insert(t["secUserRole"]).values(
+                    provider_no="999997",
+                    role_name="receptionist",
+                    orgcd="R0000001",
+                    activeyn=1,
+                    lastUpdateDate=FIRST_START,
                 )
             )
+        staff: list[tuple[str, str, str, str, list[str], str | None, str, int]] = [
+            ("999998", doc, "doctor", "doctor", ["doctor", "admin"], "doctor", "", 1),
+            *STAFF,
+        ]
+        if scenario is not Scenario.FRESH:
+            primary = "doctor" if scenario is Scenario.IN_SYNC else None
+            staff.append((number, "Connect", "Ocean", "doctor", ["doctor"], primary, username, 2))
+        for prov, last, first, ptype, roles, primary, user, version in staff:
+            if prov != "999998":
+                provider(conn, prov, last, first, ptype)
             conn.execute(
                 insert(t["secUserRole"]),
                 [
-                    {"provider_no": prov, "role_name": r, "activeyn": 1, "lastUpdateDate": now}
+                    {
+                        "provider_no": prov,
+                        "role_name": r,
+                        "activeyn": 1,
+                        "lastUpdateDate": FIRST_START,
+                    }
                     for r in roles
                 ],
             )
             if primary:
-                conn.execute(
-                    insert(t["program_provider"]).values(
-                        program_id=OSCAR_PROGRAM_ID,
-                        provider_no=prov,
-                        role_id=role_no[primary],
-                    )
-                )
-            if prov == number:
-                if scenario is Scenario.DRIFT:
-                    row = login_row(
-                        prov, user, password, "0000", b_LocalLockSet=1, forcePasswordReset=1
-                    )
-                else:
-                    row = login_row(prov, user, password, pin, b_LocalLockSet=0)
+                pp = {"program_id": OSCAR_PROGRAM_ID, "provider_no": prov}
+                pp["role_id"] = role_no[primary]
+                if prov == "999998" and "lastUpdateUser" in t["program_provider"].c:
+                    pp["lastUpdateUser"] = "system"  # OSCAR 15's first start writes it
+                conn.execute(insert(t["program_provider"]).values(pp))
+            if not user:
+                continue
+            if prov != number:
+                row = _login(lineage, user, prov, f"{user}-Passw0rd!", "1234", version)
+            elif scenario is Scenario.DRIFT:
+                row = _login(lineage, user, prov, password, "0000", version, forcePasswordReset=1)
             else:
-                row = login_row(prov, user, f"{user}-Passw0rd!", "1234")
-            conn.execute(insert(t["security"]).values(**row))
+                row = _login(lineage, user, prov, password, pin, version, b_LocalLockSet=0)
+            conn.execute(insert(t["security"]).values(row))
 
 
-def ensure_mysql_database(server_url: str, name: str) -> None:
+def ensure_mysql_database(server_url: str, name: str, charset: str = "utf8mb4") -> None:
     """Create (or empty) database ``name`` on the MySQL/MariaDB server at ``server_url``."""
     engine = create_engine(server_url)
     try:
         with engine.begin() as conn:
             conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET {charset}"))
     finally:
         engine.dispose()
 

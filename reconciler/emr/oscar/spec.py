@@ -52,6 +52,7 @@ class OscarSpec:
     login: OscarLogin
     pro_auth: bool
     present: bool = True  # ``ensure: absent`` decommissions the OceanConnect objects
+    update_user: str | None = None  # provider number OSCAR records as making the change
 
 
 def oscar_spec(clinic: Clinic) -> OscarSpec:
@@ -91,4 +92,5 @@ def build_spec(data: dict[str, Any], base_dir: Path) -> OscarSpec:
         ),
         pro_auth=bool(connect.get("pro_auth", False)),
         present=connect.get("ensure", "present") == "present",
+        update_user=emr.get("database", {}).get("update_user"),
     )

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from reconciler.config.build import build_clinic
 from reconciler.config.yamlsource import YamlDocument
 from reconciler.diff import diff
-from reconciler.emr.oscar.passwords import Lineage, verify_password, verify_pin
+from reconciler.emr.oscar.passwords import Lineage, Scheme, verify_password, verify_pin
 from reconciler.emr.oscar.simulator import Scenario
 from reconciler.emr.oscar.sql import OscarSqlAdapter
 from reconciler.errors import AdapterError, ConflictError, EMRConnectionError, StalePlanError
@@ -65,7 +65,14 @@ def test_drift_is_planned_applied_and_converges(
         ("oscar.login[OceanConnect]", Action.UPDATE),
     ]
     login = changes[1]
-    assert {f.name for f in login.fields} == {"pin_local", "force_password_reset", "pin"}
+    # OSCAR 15+: password and PIN are rewritten together (storageVersion 2), as OSCAR's
+    # own security screen does, so the plan shows both.
+    assert {f.name for f in login.fields} == {
+        "pin_local",
+        "force_password_reset",
+        "password",
+        "pin",
+    }
     adapter.apply(c, changes)
     assert plan_changes(adapter, c) == ()
     assert other_rows(oscar_db) == untouched
@@ -74,7 +81,7 @@ def test_drift_is_planned_applied_and_converges(
         "WHERE user_name = 'OceanConnect'"
     )
     assert row[:3] == (0, 1, 0)
-    assert verify_pin(OC_PIN, str(row[3])) and str(row[3]).startswith("1000:")
+    assert verify_pin(OC_PIN, str(row[3]), Scheme.PBKDF2) and str(row[3]).startswith("1000:")
 
 
 def test_fresh_database_creates_everything_in_each_lineage(
@@ -83,7 +90,9 @@ def test_fresh_database_creates_everything_in_each_lineage(
     db = oscar_db_lineage
     db.seed(Scenario.FRESH)
     oscar_env(db)
-    c = clinic(ocean_connect__login__expires="2027-06-30")
+    c = clinic(
+        ocean_connect__login__expires="2027-06-30", ocean_connect__login__username=db.username
+    )
     changes = plan_changes(adapter, c)
     assert [ch.action for ch in changes] == [
         Action.CREATE,
@@ -94,19 +103,22 @@ def test_fresh_database_creates_everything_in_each_lineage(
     adapter.apply(c, changes)
     assert plan_changes(adapter, c) == ()
     (pw, pin, expire_set, expires) = db.execute(
-        "SELECT password, pin, b_ExpireSet, date_ExpireDate FROM security "
-        "WHERE user_name = 'OceanConnect'"
+        "SELECT password, pin, b_ExpireSet, date_ExpireDate FROM security WHERE user_name = :u",
+        u=db.username,
     )[0]
-    assert verify_password(OC_PASSWORD, str(pw)) and verify_pin(OC_PIN, str(pin))
+    scheme = {Lineage.LEGACY: Scheme.LEGACY, Lineage.PBKDF2: Scheme.PBKDF2}.get(
+        db.lineage, Scheme.OPENO
+    )
+    assert verify_password(OC_PASSWORD, str(pw), scheme) and verify_pin(OC_PIN, str(pin), scheme)
     assert OC_PASSWORD not in str(pw)
     if db.lineage is Lineage.LEGACY:
         assert re.fullmatch(r"(-?\d+)+", str(pw)) and pin == OC_PIN
     elif db.lineage is Lineage.PBKDF2:
         assert re.fullmatch(r"1000:[0-9a-f]{48}:[0-9a-f]{48}", str(pw))
         assert str(pin).startswith("1000:")
-        assert db.execute("SELECT storageVersion FROM security WHERE user_name='OceanConnect'") == [
-            (2,)
-        ]
+        assert db.execute(
+            "SELECT storageVersion FROM security WHERE user_name=:u", u=db.username
+        ) == [(2,)]
     else:
         assert str(pw).startswith("{bcrypt}$2") and pin == OC_PIN
     assert expire_set == 1 and str(expires).startswith("2027-06-30")
@@ -128,7 +140,8 @@ def test_existing_password_in_any_lineage_verifies_without_change(
 ) -> None:
     oscar_db_lineage.seed(Scenario.IN_SYNC)
     oscar_env(oscar_db_lineage)
-    assert plan_changes(adapter, clinic()) == ()
+    c = clinic(ocean_connect__login__username=oscar_db_lineage.username)
+    assert plan_changes(adapter, c) == ()
 
 
 def test_wrong_password_is_rewritten_in_the_database_lineage(
@@ -141,21 +154,25 @@ def test_wrong_password_is_rewritten_in_the_database_lineage(
     db.seed(Scenario.IN_SYNC)
     oscar_env(db)
     monkeypatch.setenv("T_OC_PASSWORD", "a-new-Passw0rd")
-    c = clinic()
+    c = clinic(ocean_connect__login__username=db.username)
     (change,) = plan_changes(adapter, c)
-    assert [f.name for f in change.fields] == ["password"]
-    assert change.side(0) == {"password": "(sensitive)"}
+    together = db.lineage is Lineage.PBKDF2  # password and PIN always rewritten together
+    assert [f.name for f in change.fields] == (["password", "pin"] if together else ["password"])
+    assert change.side(0)["password"] == "(sensitive)"  # type: ignore[index]
     adapter.apply(c, (change,))
     assert plan_changes(adapter, c) == ()
-    (pw,) = db.execute("SELECT password FROM security WHERE user_name='OceanConnect'")[0]
-    assert verify_password("a-new-Passw0rd", str(pw))
+    (pw,) = db.execute("SELECT password FROM security WHERE user_name=:u", u=db.username)[0]
+    scheme = {Lineage.LEGACY: Scheme.LEGACY, Lineage.PBKDF2: Scheme.PBKDF2}.get(
+        db.lineage, Scheme.OPENO
+    )
+    assert verify_password("a-new-Passw0rd", str(pw), scheme)
 
 
-def test_roles_are_granted_reactivated_and_revoked(
+def test_roles_are_granted_and_revoked(
     oscar_db: OscarDB, oscar_env: Point, adapter: OscarSqlAdapter
 ) -> None:
     oscar_env(oscar_db)
-    oscar_db.execute("UPDATE secUserRole SET activeyn = 0 WHERE provider_no = '999990'")
+    oscar_db.execute("DELETE FROM secUserRole WHERE provider_no = '999990'")
     oscar_db.execute(
         "INSERT INTO secUserRole (provider_no, role_name, orgcd, activeyn, lastUpdateDate) "
         "VALUES ('999990', 'admin', 'R0000001', 1, '2026-01-01 00:00:00')"
@@ -243,9 +260,9 @@ def test_failure_mid_transaction_writes_nothing(
     c = clinic()
     changes = plan_changes(adapter, c)
     assert len(changes) == 4
-    with pytest.raises(AdapterError, match="simulated failure") as info:
+    with pytest.raises(AdapterError, match="rolled back, nothing written") as info:
         adapter.apply(c, changes)
-    assert "rolled back" in str(info.value)
+    assert "simulated failure (" in str(info.value) and "trigger" in str(info.value)
     assert db.execute("SELECT * FROM provider WHERE provider_no='999990'") == []
     assert db.execute("SELECT * FROM secUserRole WHERE provider_no='999990'") == []
     assert db.execute("SELECT * FROM security WHERE user_name='OceanConnect'") == []
@@ -308,7 +325,7 @@ def test_unreachable_and_wrong_databases(
     assert "pw1234" not in str(info2.value)
     adapter.close()
     monkeypatch.setenv("T_OSCAR_DB_URL", "not a url at all")
-    with pytest.raises(AdapterError, match="not a valid database URL"):
+    with pytest.raises(AdapterError, match="is not a database URL"):
         adapter.read(clinic())
 
 

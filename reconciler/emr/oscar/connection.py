@@ -1,0 +1,228 @@
+"""Connecting to an OSCAR database, and saying what went wrong without leaking anything.
+
+The database URL is a secret as a whole: no part of it (user, password, a password's tail
+that a stray ``@`` turned into a "host") is ever printed. Errors from the driver are
+summarised from their error code and the identifiers they name, never echoed, because
+MySQL echoes the values it was given ("Incorrect string value: '\\xF0\\x9F...'").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from reconciler.errors import AdapterError, EMRConnectionError, ReconcilerError, RefusedError
+from reconciler.secrets import SecretRef, redact
+
+ENCODE_HINT = (
+    "percent-encode special characters in the user name and password "
+    "(@ as %40, : as %3A, / as %2F, # as %23, ? as %3F)"
+)
+# Query parameters PyMySQL accepts that make sense for this tool; anything else is a typo.
+MYSQL_QUERY = frozenset(
+    {
+        "charset",
+        "connect_timeout",
+        "read_timeout",
+        "write_timeout",
+        "ssl_ca",
+        "ssl_cert",
+        "ssl_key",
+        "ssl_verify_cert",
+        "ssl_verify_identity",
+        "ssl_disabled",
+        "unix_socket",
+    }
+)
+SQLITE_QUERY = frozenset({"timeout", "uri", "mode", "cache"})
+CONNECT_TIMEOUT = 10
+
+
+def _netloc(raw: str) -> str:
+    """The part between ``scheme://`` and the first ``/``, ``?`` or ``#`` after it."""
+    rest = raw.split("://", 1)[1] if "://" in raw else ""
+    return re.split(r"[/?#]", rest, maxsplit=1)[0]
+
+
+def _host_as_written(raw: str) -> str | None:
+    """The host (and port) the user wrote, when the URL leaves no doubt where it starts."""
+    netloc = _netloc(raw)
+    if netloc.count("@") > 1:
+        return None
+    host = netloc.rsplit("@", 1)[-1]
+    return host if re.fullmatch(r"[A-Za-z0-9._\-\[\]:]+", host or "") else None
+
+
+def parse_database_url(ref: SecretRef) -> URL:
+    """The URL behind ``ref``, checked; errors name the reference, never the value."""
+    what = f"database.url {ref.describe()}"
+    raw = ref.resolve().reveal()
+    if "://" not in raw:
+        raise AdapterError(
+            f"{what} is not a database URL (expected mysql+pymysql://USER:PASSWORD@HOST/DB "
+            "or sqlite:///PATH)"
+        )
+    netloc = _netloc(raw)
+    if netloc.count("@") > 1:
+        raise AdapterError(f"{what}: more than one '@' before the host; {ENCODE_HINT}")
+    try:
+        url = make_url(raw)
+    except Exception:  # ArgumentError, or ValueError from a port that is not a number
+        host = _host_as_written(raw)
+        where = f" (host {host})" if host else ""
+        raise AdapterError(
+            f"{what} is not a valid database URL{where}: check the port is a number, and "
+            f"{ENCODE_HINT}"
+        ) from None
+    if url.drivername in ("mysql", "mariadb"):
+        url = url.set(drivername="mysql+pymysql")
+    backend = url.get_backend_name()
+    if backend not in ("mysql", "mariadb", "sqlite"):
+        raise AdapterError(
+            f"{what}: OSCAR runs on MySQL/MariaDB (mysql+pymysql://...) or, for demos, "
+            f"SQLite (sqlite:///path); got a {backend} URL"
+        )
+    if backend != "sqlite" and url.get_driver_name() != "pymysql":
+        raise AdapterError(f"{what}: use the PyMySQL driver (mysql+pymysql://...)")
+    allowed = SQLITE_QUERY if backend == "sqlite" else MYSQL_QUERY
+    unknown = sorted(set(url.query) - allowed)
+    if unknown:
+        raise AdapterError(
+            f"{what}: unknown query parameter(s) {', '.join(unknown)} "
+            f"(allowed: {', '.join(sorted(allowed))})"
+        )
+    charset = url.query.get("charset")
+    if charset is not None:
+        import pymysql.charset  # type: ignore[import-untyped]
+
+        if not isinstance(charset, str) or pymysql.charset.charset_by_name(charset) is None:
+            raise AdapterError(f"{what}: unknown charset (use utf8mb4)")
+    if backend == "sqlite":
+        path = url.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise EMRConnectionError(f"{what}: the SQLite file {path or '(none)'} does not exist")
+    return url
+
+
+def _strict_session(dbapi_connection: Any, _record: Any) -> None:
+    """Make the database refuse what it would otherwise mangle (many OSCAR servers are not
+    in strict mode: a non-strict server stores 'Ocean?' for 'Ocean🌊' and cuts long values)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT @@SESSION.sql_mode")
+        (mode,) = cursor.fetchone()
+        modes = [m for m in str(mode or "").split(",") if m]
+        if "STRICT_ALL_TABLES" not in modes:
+            modes.append("STRICT_ALL_TABLES")
+            cursor.execute("SET SESSION sql_mode = %s", (",".join(modes),))
+    finally:
+        cursor.close()
+
+
+def make_engine(ref: SecretRef) -> Engine:
+    url = parse_database_url(ref)
+    kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+    if url.get_backend_name() != "sqlite":
+        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+    try:
+        engine = create_engine(url, **kwargs)
+    except Exception as exc:
+        raise AdapterError(
+            f"database.url {ref.describe()}: cannot use it ({type(exc).__name__})"
+        ) from None
+    if url.get_backend_name() != "sqlite":
+        event.listen(engine, "connect", _strict_session)
+    return engine
+
+
+# --- errors ---------------------------------------------------------------------------
+
+SIGNAL = 1644  # ER_SIGNAL_EXCEPTION: SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = ...
+_CONNECTION_CODES = {
+    1044: "access denied to the database",
+    1045: "access denied (check the user name and password in database.url)",
+    1049: "unknown database",
+    2003: "cannot connect to the database server",
+    2005: "unknown database server host",
+    2006: "the database server has gone away",
+    2013: "lost the connection to the database server",
+}
+_CODES = {
+    1054: "unknown column{column}",
+    1062: "a duplicate key{key}",
+    1142: "the database user lacks a privilege",
+    1146: "a table is missing{table}",
+    1205: "lock wait timeout: another session holds these rows",
+    1213: "deadlock: another session changed the same rows",
+    1364: "column{column} has no default value",
+    1366: "a value cannot be stored in column{column} (its character set)",
+    1406: "a value is too long for column{column}",
+    1452: "a foreign key check failed",
+}
+_SQLITE_SAFE = re.compile(
+    r"^(no such (table|column): [\w.]+|(NOT NULL|UNIQUE|CHECK|FOREIGN KEY) constraint failed"
+    r"(: [\w., ]+)?|unable to open database file|disk I/O error|database disk image is "
+    r"malformed|attempt to write a readonly database)$"
+)
+
+
+def _identifier(pattern: str, message: str) -> str:
+    match = re.search(pattern, message)
+    return f" {match.group(1)}" if match else ""
+
+
+def summarise(exc: BaseException) -> tuple[str, bool]:
+    """(a summary that holds no value the driver echoed, is it a connection problem?)."""
+    orig = getattr(exc, "orig", exc)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int):
+        code, message = args[0], str(args[1]) if len(args) > 1 else ""
+        if code == SIGNAL:  # a trigger's own message (SIGNAL): the database's words, not ours
+            return f"{_scrub(message)} (MySQL error {code}, raised by a trigger)", False
+        if code in _CONNECTION_CODES:
+            return f"{_CONNECTION_CODES[code]} (MySQL error {code})", True
+        if code in _CODES:
+            text = _CODES[code].format(
+                column=_identifier(r"(?:column|Field) '(\w+)'", message),
+                key=_identifier(r"for key '([\w.]+)'", message),
+                table=_identifier(r"Table '([\w.]+)'", message),
+            )
+            return f"{text} (MySQL error {code})", False
+        return f"MySQL error {code}", False
+    message = str(args[0]) if args else ""
+    if message == "database is locked":
+        return "the SQLite database is locked by another process", True
+    if _SQLITE_SAFE.match(message):
+        return message, "unable to open" in message
+    if type(orig).__name__ == "IntegrityError" and message:  # RAISE(ABORT, ...) in a trigger
+        return f"{_scrub(message)} (raised by a trigger)", False
+    return type(orig).__name__, False
+
+
+def _scrub(message: str) -> str:
+    """A trigger's message, shortened, with any secret this process resolved masked."""
+    return redact(message[:200])
+
+
+@contextmanager
+def translate(doing: str) -> Iterator[None]:
+    """Driver errors -> AdapterError, summarised; the tool's own errors pass through."""
+    try:
+        yield
+    except ReconcilerError:
+        raise
+    except SQLAlchemyError as exc:
+        summary, connection = summarise(exc)
+        if summary.startswith("the SQLite database is locked"):
+            raise RefusedError(
+                f"{summary} (another apply?); nothing was written. Try again when it finishes."
+            ) from None
+        cls = EMRConnectionError if connection else AdapterError
+        raise cls(f"OSCAR database error while {doing}: {summary}") from None

@@ -190,9 +190,9 @@ def summarise(exc: BaseException) -> tuple[str, bool]:
             return f"{_CONNECTION_CODES[code]} (MySQL error {code})", True
         if code in _CODES:
             text = _CODES[code].format(
-                column=_identifier(r"(?:column|Field) '(\w+)'", message),
-                key=_identifier(r"for key '([\w.]+)'", message),
-                table=_identifier(r"Table '([\w.]+)'", message),
+                column=_identifier(r"(?:column|Field) ['`](\w+)['`]", message),
+                key=_identifier(r"for key ['`]([\w.]+)['`]", message),
+                table=_identifier(r"Table ['`]([\w.]+)['`]", message),
             )
             return f"{text} (MySQL error {code})", False
         return f"MySQL error {code}", False

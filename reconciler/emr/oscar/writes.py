@@ -28,7 +28,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy import column as col
 from sqlalchemy import table as tbl
 
@@ -266,8 +266,8 @@ class Writer:
         if names & {"password", "pin", "storage_version"}:
             values.update(self._secrets())
         if change.action is Action.CREATE:
-            result = self.conn.execute(insert(security_t).values(**values))
-            new_no = (result.inserted_primary_key or [None])[0]
+            self.conn.execute(insert(security_t).values(**values))
+            new_no = self.conn.execute(select(security_t.c.security_no).where(where)).scalar_one()
             if manager:
                 self._log("SecurityManager.saveNewSecurityRecord", None, None, data=f"id={new_no}")
             self._log("add", "securityRecord", login.username)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,41 +15,88 @@ import click
 
 from reconciler import __version__
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, config_commit
-from reconciler.config import DEFAULT_PATH, load_clinics
+from reconciler.config import DEFAULT_PATH, LoadResult, load_clinics
 from reconciler.diagnostics import Diagnostic
-from reconciler.emr.contract import Outcome
 from reconciler.emr.registry import AdapterPool
-from reconciler.engine import ClinicOutcome, apply_plan, check_safety, check_saved_plan, make_plan
-from reconciler.errors import ConfigError, ReconcilerError, UsageError
+from reconciler.engine import (
+    ApplyReport,
+    ClinicOutcome,
+    Result,
+    apply_plan,
+    check_safety,
+    check_saved_plan,
+    make_plan,
+)
+from reconciler.errors import ConfigError, ReconcilerError, UsageError, describe_unexpected
 from reconciler.exitcodes import EXIT_CODE_HELP, ExitCode
-from reconciler.model import Clinic
+from reconciler.invisible import visible
 from reconciler.plan import SafetyRule
 from reconciler.planfile import read_plan, write_plan
 from reconciler.render import RENDERERS, render_text
 from reconciler.render.common import step_lines
-from reconciler.secrets import redact
+from reconciler.secrets import redact_all
 
 EPILOG = "\b\nExit codes (the same for every command):\n" + EXIT_CODE_HELP
 
 
+def _out(text: str, *, err: bool = False, nl: bool = True) -> None:
+    """Everything the tool prints: invisible characters (an ESC from a database value, a
+    zero-width space) are shown escaped, never sent raw to the terminal."""
+    click.echo(visible(text), err=err, nl=nl)
+
+
 def _echo_error(message: str) -> None:
-    click.echo(f"error: {redact(message)}", err=True)
+    _out(f"error: {message}", err=True)
 
 
 def _print_diagnostics(result_diagnostics: Sequence[Diagnostic], files: int) -> None:
     for diag in result_diagnostics:
-        click.echo(redact(diag.format()))
+        _out(diag.format())
     errors = sum(1 for d in result_diagnostics if d.is_error)
     warnings = len(result_diagnostics) - errors
-    click.echo(
+    _out(
         f"{files} file{'s' if files != 1 else ''} checked: "
         f"{errors} error{'s' if errors != 1 else ''}, "
         f"{warnings} warning{'s' if warnings != 1 else ''}"
     )
 
 
+class _Scrubbed(logging.Formatter):
+    """Debug output holds foreign text (exception messages): every known secret is masked."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact_all(super().format(record))
+
+
+@contextmanager
+def _debug_log(debug: bool) -> Iterator[None]:
+    """With --debug, the tracebacks of failures the engine turned into one-line errors."""
+    if not debug:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Scrubbed("debug: %(message)s"))
+    logger = logging.getLogger("reconciler")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _traceback(exc: BaseException) -> None:
+    _out(redact_all("".join(traceback.format_exception(exc))).rstrip("\n"), err=True)
+
+
 class ReconcileGroup(click.Group):
-    """Owns the exit code: ReconcilerError -> its code, click usage errors -> 1 (not 2)."""
+    """Owns the exit code: ReconcilerError -> its code, click usage errors -> 1 (not 2).
+
+    ``--debug`` adds tracebacks (secrets masked) on stderr and changes nothing else: the
+    same messages, the same exit codes.
+    """
 
     def main(
         self,
@@ -58,7 +108,8 @@ class ReconcileGroup(click.Group):
     ) -> Any:
         debug = "--debug" in (args if args is not None else sys.argv[1:])
         try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with _debug_log(debug):
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.Abort:
             click.echo("Aborted.", err=True)
             sys.exit(ExitCode.INVALID)
@@ -67,12 +118,12 @@ class ReconcileGroup(click.Group):
             sys.exit(ExitCode.INVALID)
         except ConfigError as exc:
             if debug:
-                raise
-            _print_diagnostics(exc.diagnostics, len({d.file for d in exc.diagnostics}))
+                _traceback(exc)
+            _print_diagnostics(exc.diagnostics, exc.files)
             sys.exit(exc.exit_code)
         except ReconcilerError as exc:
             if debug:
-                raise
+                _traceback(exc)
             _echo_error(str(exc))
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
@@ -80,9 +131,9 @@ class ReconcileGroup(click.Group):
             sys.exit(130)
         except Exception as exc:
             if debug:
-                raise
+                _traceback(exc)
             _echo_error(
-                f"internal error ({type(exc).__name__}: {exc}); re-run with --debug for the "
+                f"internal error ({describe_unexpected(exc)}); re-run with --debug for the "
                 "traceback and report it"
             )
             sys.exit(ExitCode.EMR_FAILED)
@@ -96,7 +147,9 @@ paths_argument = click.argument("paths", nargs=-1, type=click.Path(path_type=Pat
     cls=ReconcileGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
 )
 @click.version_option(__version__, prog_name="reconcile")
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option(
+    "--debug", is_flag=True, help="Also show tracebacks (secrets masked); exit codes are the same."
+)
 def cli(debug: bool) -> None:
     """Reconcile the EMR side of Ocean integrations with clinic files in Git.
 
@@ -122,13 +175,13 @@ clinic_option = click.option(
 )
 
 
-def _load(paths: tuple[Path, ...], clinic_ids: tuple[str, ...]) -> list[Clinic]:
+def _load(paths: tuple[Path, ...]) -> LoadResult:
     """Load and check clinic files; any error stops here (exit 1), warnings go to stderr."""
     result = load_clinics(paths)
     for warning in result.warnings:
-        click.echo(redact(warning.format()), err=True)
+        _out(warning.format(), err=True)
     result.raise_for_errors()
-    return result.select(clinic_ids)
+    return result
 
 
 def _commit(paths: tuple[Path, ...]) -> str | None:
@@ -164,15 +217,15 @@ def plan(
     detailed_exitcode: bool,
 ) -> int:
     """Show how live EMR state differs from the clinic files."""
-    clinics = _load(paths, clinic_ids)
+    clinics = _load(paths).select(clinic_ids)
     with AdapterPool() as pool:
         result = make_plan(clinics, pool.for_clinic, _commit(paths))
-    click.echo(RENDERERS[fmt](result), nl=False)
+    _out(RENDERERS[fmt](result), nl=False)
     if out is not None:
         write_plan(result, out)
-        click.echo(f"Saved plan {result.plan_id} to {out}", err=True)
+        _out(f"Saved plan {result.plan_id} to {out}", err=True)
     if result.has_errors:
-        return ExitCode.EMR_FAILED
+        return result.error_exit
     return ExitCode.CHANGES if detailed_exitcode and result.has_changes else ExitCode.OK
 
 
@@ -181,17 +234,33 @@ def _is_interactive() -> bool:
 
 
 def _print_outcome(outcome: ClinicOutcome) -> None:
-    click.echo(f"{outcome.clinic_id}:")
+    _out(f"{outcome.clinic_id}:")
     for result in outcome.results:
-        click.echo(f"  {result.outcome.value:<13} {result.change.address}")
-        if result.outcome is Outcome.MANUAL:
-            click.echo("\n".join(f"                {line}" for line in step_lines(result.change)))
+        line = f"  {result.outcome.value:<13} {result.change.address}"
+        if result.outcome not in (Result.APPLIED, Result.MANUAL) and result.verified:
+            line += f"  (live state re-read: {result.verified.value})"
+        _out(line)
+        if result.outcome is Result.MANUAL:
+            _out("\n".join(f"                {line}" for line in step_lines(result.change)))
     if outcome.error:
-        click.echo(f"  error: {redact(outcome.error)}")
-    elif any(r.outcome is Outcome.APPLIED for r in outcome.results):
-        click.echo("  verified: live state matches the clinic file")
-    if any(r.outcome is Outcome.MANUAL for r in outcome.results):
-        click.echo("  the manual steps above are for a person; plan again once they are done")
+        _out(f"  error: {outcome.error}")
+    elif any(r.outcome is Result.APPLIED for r in outcome.results):
+        _out("  verified: live state matches the clinic file")
+    if any(r.outcome is Result.MANUAL for r in outcome.results):
+        _out("  the manual steps above are for a person; plan again once they are done")
+
+
+def _print_stop(report: ApplyReport) -> None:
+    """Apply stopped part-way: say exactly what was written to the EMR before it did."""
+    _echo_error(f"{report.stopped}; apply stopped there: no later clinic was written")
+    written = report.written()
+    if not written:
+        _out("Nothing was written to any EMR in this run.")
+        return
+    _out("Written to the EMR in this run:")
+    for clinic_id, r in written:
+        verified = r.verified.value if r.verified else "not verified"
+        _out(f"  {clinic_id}  {r.change.address}  ({r.outcome.value}; live state: {verified})")
 
 
 @cli.command(epilog=EPILOG)
@@ -229,23 +298,32 @@ def apply(
 ) -> int:
     """Make live EMR state match the clinic files, then verify it converged."""
     rules = [SafetyRule(r) for r in allow]
-    clinics = _load(paths, clinic_ids)
+    loaded = _load(paths)
+    clinics = loaded.select(clinic_ids)
     commit = _commit(paths)
     with AdapterPool() as pool:
         if plan_file is not None:
             saved = read_plan(plan_file)
+            absent = [cid for cid in clinic_ids if cid not in saved.clinic_ids]
+            if absent:
+                raise UsageError(
+                    f"--clinic {', '.join(absent)}: not in the saved plan {saved.plan_id} "
+                    f"({plan_file}); it plans {len(saved.clinics)} clinic(s)"
+                    + (f": {', '.join(saved.clinic_ids[:10])}" if saved.clinics else "")
+                    + (" ..." if len(saved.clinics) > 10 else "")
+                )
             wanted = [c for c in saved.clinics if not clinic_ids or c.id in clinic_ids]
             saved = replace(saved, clinics=tuple(wanted))
             ids = set(saved.clinic_ids)
             fresh = make_plan([c for c in clinics if c.id in ids], pool.for_clinic, commit)
             result = check_saved_plan(saved, fresh)
-            click.echo(f"Applying saved plan {saved.plan_id}.")
+            _out(f"Applying saved plan {saved.plan_id}.")
         else:
             result = make_plan(clinics, pool.for_clinic, commit)
-            click.echo(render_text(result), nl=False)
+            _out(render_text(result), nl=False)
         if not result.has_changes:
-            click.echo("Nothing to apply.")
-            return ExitCode.EMR_FAILED if result.has_errors else ExitCode.OK
+            _out("Nothing to apply.")
+            return result.error_exit
         check_safety(result, rules)
         if plan_file is None and not auto_approve:
             if not _is_interactive():
@@ -254,12 +332,14 @@ def apply(
                     "plan, then pass --auto-approve, or apply a saved plan with --plan FILE"
                 )
             click.confirm("Apply these changes?", abort=True)
-        audit = AuditLog(audit_log, commit)
+        audit = AuditLog(audit_log, loaded.file_hashes)
         audit.check_writable()
         report = apply_plan(result, pool.for_clinic, rules, audit, _print_outcome)
+    if report.stopped is not None:
+        _print_stop(report)
     ok = sum(o.ok for o in report.outcomes)
-    click.echo(f"Apply: {ok} of {len(report.outcomes)} clinics done.")
-    return max(report.exit_code, ExitCode.EMR_FAILED if result.has_errors else ExitCode.OK)
+    _out(f"Apply: {ok} of {len(report.outcomes)} clinics done.")
+    return max(report.exit_code, result.error_exit)
 
 
 def main() -> None:

@@ -3,40 +3,77 @@
 Apply is all-or-nothing where it can be: every safety rule and every saved-plan check is
 made for every clinic before anything is written, and each clinic's automatic changes go to
 its adapter as one unit (one database transaction, where the EMR has transactions).
+
+One clinic's failure, expected or not, is that clinic's error: the others are still planned
+and applied. After every attempt the clinic's live state is read again, so each result says
+what was attempted and what verification found; an audit log that cannot be written stops
+apply before the next clinic.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Protocol
 
-from reconciler.audit import AuditLog
 from reconciler.diff import diff
-from reconciler.emr.contract import Adapter, ChangeResult, Outcome
+from reconciler.emr.contract import Adapter
 from reconciler.errors import (
-    AdapterError,
+    AuditLogError,
     ReconcilerError,
-    SecretError,
+    RefusedError,
     StalePlanError,
     UnsafeChangeError,
+    describe_unexpected,
 )
 from reconciler.exitcodes import ExitCode
 from reconciler.model import Clinic
 from reconciler.plan import Change, ClinicPlan, Mode, Plan, SafetyRule
 from reconciler.planfile import SavedPlan
-from reconciler.secrets import redact
+from reconciler.secrets import secret_scope
 
 AdapterFor = Callable[[Clinic], Adapter]
+log = logging.getLogger("reconciler.engine")
+
+
+def _error_exit(exc: ReconcilerError) -> ExitCode:
+    return ExitCode.REFUSED if isinstance(exc, RefusedError) else ExitCode.EMR_FAILED
+
+
+def _unexpected(exc: Exception, doing: str) -> str:
+    """One line for a bug: its type and where, never its message (which may quote a secret);
+    the traceback goes to the debug log, which ``--debug`` shows."""
+    log.debug("%s", doing, exc_info=exc)
+    return (
+        f"{doing}: internal error ({describe_unexpected(exc)}); re-run with --debug for the "
+        "traceback and report it"
+    )
 
 
 def plan_clinic(clinic: Clinic, adapter: Adapter) -> ClinicPlan:
-    """Read one clinic's live state and diff it; a failure becomes the clinic's error."""
-    try:
-        live = adapter.read(clinic)
-    except (AdapterError, SecretError) as exc:
-        return ClinicPlan(clinic, error=redact(str(exc)))
-    changes = tuple(_route(c, adapter) for c in diff(clinic, live))
+    """Read one clinic's live state and diff it; any failure becomes the clinic's error."""
+    with secret_scope(clinic.id):
+        try:
+            live = adapter.read(clinic)
+            changes = tuple(_route(c, adapter) for c in diff(clinic, live))
+        except ReconcilerError as exc:
+            return ClinicPlan(clinic, error=str(exc), error_exit=_error_exit(exc))
+        except Exception as exc:
+            doing = f"the {adapter.name} adapter failed while reading"
+            return ClinicPlan(clinic, error=_unexpected(exc, doing))
     return ClinicPlan(clinic, changes=changes)
+
+
+def _adapter(clinic: Clinic, adapters: AdapterFor) -> Adapter | ClinicPlan:
+    """The clinic's adapter, or the clinic's error when none can be made."""
+    try:
+        return adapters(clinic)
+    except ReconcilerError as exc:
+        return ClinicPlan(clinic, error=str(exc), error_exit=_error_exit(exc))
+    except Exception as exc:
+        return ClinicPlan(clinic, error=_unexpected(exc, "no adapter could be made"))
 
 
 def _route(change: Change, adapter: Adapter) -> Change:
@@ -53,7 +90,11 @@ def make_plan(
     clinics: Iterable[Clinic], adapters: AdapterFor, config_commit: str | None = None
 ) -> Plan:
     """Plan every clinic; one clinic's failure does not stop the others."""
-    return Plan(tuple(plan_clinic(c, adapters(c)) for c in clinics), config_commit=config_commit)
+    plans = []
+    for clinic in clinics:
+        adapter = _adapter(clinic, adapters)
+        plans.append(adapter if isinstance(adapter, ClinicPlan) else plan_clinic(clinic, adapter))
+    return Plan(tuple(plans), config_commit=config_commit)
 
 
 def unsafe_changes(plan: Plan, allow: Iterable[SafetyRule]) -> list[tuple[str, Change]]:
@@ -122,11 +163,46 @@ def check_saved_plan(saved: SavedPlan, fresh: Plan) -> Plan:
     return Plan(tuple(kept), config_commit=fresh.config_commit)
 
 
+class Result(StrEnum):
+    APPLIED = "applied"  # the adapter wrote it, and re-reading found it in effect
+    FAILED = "failed"  # the adapter failed, or it reported success but it did not stick
+    UNVERIFIED = "unverified"  # the adapter wrote it, but live state could not be re-read
+    NOT_ATTEMPTED = "not attempted"
+    MANUAL = "manual"  # left to a person: listed as a checklist
+
+
+class Verified(StrEnum):
+    CONVERGED = "converged"  # re-reading found no change needed there any more
+    NOT_CONVERGED = "not converged"  # re-reading found the change still needed
+    NOT_VERIFIED = "not verified"  # live state could not be re-read
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeReport:
+    """One change: what the adapter reported, and what re-reading live state found."""
+
+    change: Change
+    attempt: Result
+    verified: Verified | None = None  # None: live state was not re-read for it
+    detail: str = ""
+
+    @property
+    def outcome(self) -> Result:
+        """The end result: applied only when the adapter reported it and verification
+        found it in effect."""
+        if self.attempt is not Result.APPLIED:
+            return self.attempt
+        if self.verified is Verified.CONVERGED:
+            return Result.APPLIED
+        return Result.FAILED if self.verified is Verified.NOT_CONVERGED else Result.UNVERIFIED
+
+
 @dataclass(slots=True)
 class ClinicOutcome:
     clinic_id: str
-    results: list[ChangeResult] = field(default_factory=list)
+    results: list[ChangeReport] = field(default_factory=list)
     error: str | None = None
+    error_exit: ExitCode = ExitCode.EMR_FAILED
     converged: bool = True
     pending_after: tuple[Change, ...] = ()
 
@@ -134,86 +210,152 @@ class ClinicOutcome:
     def ok(self) -> bool:
         return self.error is None and self.converged
 
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.ok else self.error_exit
+
+    @property
+    def attempted(self) -> list[ChangeReport]:
+        """The automatic changes apply handed, or meant to hand, to the adapter."""
+        return [r for r in self.results if r.change.mode is Mode.AUTOMATIC]
+
 
 @dataclass(slots=True)
 class ApplyReport:
     outcomes: list[ClinicOutcome] = field(default_factory=list)
+    stopped: str | None = None
+    """Why apply stopped before the remaining clinics (the audit log could not be written)."""
 
     @property
     def exit_code(self) -> ExitCode:
-        return ExitCode.OK if all(o.ok for o in self.outcomes) else ExitCode.EMR_FAILED
+        codes = [o.exit_code for o in self.outcomes]
+        if self.stopped is not None:
+            codes.append(ExitCode.EMR_FAILED)
+        return max(codes, default=ExitCode.OK)
+
+    def written(self) -> list[tuple[str, ChangeReport]]:
+        """(clinic, change) for every change the adapter reported written, whatever was
+        verified since."""
+        return [
+            (o.clinic_id, r)
+            for o in self.outcomes
+            for r in o.results
+            if r.attempt is Result.APPLIED
+        ]
+
+
+class AuditSink(Protocol):
+    def record(self, clinic: Clinic, results: Sequence[ChangeReport], plan_id: str) -> None:
+        """Append one line per result; raises AuditLogError when it cannot."""
 
 
 def apply_plan(
     plan: Plan,
     adapters: AdapterFor,
     allow: Sequence[SafetyRule] = (),
-    audit: AuditLog | None = None,
+    audit: AuditSink | None = None,
     on_outcome: Callable[[ClinicOutcome], None] | None = None,
 ) -> ApplyReport:
-    """Apply ``plan`` (already checked against a saved plan, if any), then verify each clinic."""
+    """Apply ``plan`` (already checked against a saved plan, if any), then verify each clinic.
+
+    Each clinic's results go to ``audit`` once verified; if it cannot take them, apply stops
+    there: no later clinic is written.
+    """
     check_safety(plan, allow)
     report = ApplyReport()
     for cp in plan.clinics:
-        outcome = _apply_clinic(cp, adapters(cp.clinic), audit)
+        if report.stopped is not None:
+            outcome = _not_attempted(cp, "apply stopped before this clinic (the audit log)")
+        else:
+            outcome = _apply_clinic(cp, adapters)
+            if audit is not None and outcome.attempted:
+                try:
+                    audit.record(cp.clinic, outcome.attempted, plan.plan_id)
+                except AuditLogError as exc:
+                    report.stopped = f"{exc}: the results of {cp.clinic.id} are not in it"
         report.outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)
     return report
 
 
-def _apply_clinic(cp: ClinicPlan, adapter: Adapter, audit: AuditLog | None) -> ClinicOutcome:
-    outcome = ClinicOutcome(cp.clinic.id)
-    if cp.error is not None:
-        outcome.error = cp.error
-        outcome.results = [ChangeResult(c, Outcome.NOT_ATTEMPTED) for c in cp.changes]
-        return outcome
-    automatic = cp.automatic
-    try:
-        adapter.apply(cp.clinic, automatic)
-    except ReconcilerError as exc:
-        message = redact(str(exc))
-        outcome.error = message
-        outcome.results = [ChangeResult(c, Outcome.FAILED, message) for c in automatic]
-        if isinstance(exc, StalePlanError):
-            outcome.results = [ChangeResult(c, Outcome.NOT_ATTEMPTED, message) for c in automatic]
-    else:
-        outcome.results = [ChangeResult(c, Outcome.APPLIED) for c in automatic]
-    outcome.results += [ChangeResult(c, Outcome.MANUAL) for c in cp.manual]
-    if audit:
-        for result in outcome.results:
-            if result.change.mode is Mode.AUTOMATIC:
-                audit.record(cp.clinic.id, result)
-    if automatic and outcome.error is None:
-        _verify(cp, adapter, outcome)
+def _not_attempted(cp: ClinicPlan, why: str) -> ClinicOutcome:
+    outcome = ClinicOutcome(cp.clinic.id, error=cp.error or why, error_exit=cp.error_exit)
+    outcome.results = [ChangeReport(c, Result.NOT_ATTEMPTED, detail=why) for c in cp.automatic]
+    outcome.results += [ChangeReport(c, Result.MANUAL) for c in cp.manual]
     return outcome
 
 
-def _verify(cp: ClinicPlan, adapter: Adapter, outcome: ClinicOutcome) -> None:
-    """Re-read live state: an applied change that did not stick is a failure."""
+def _apply_clinic(cp: ClinicPlan, adapters: AdapterFor) -> ClinicOutcome:
+    if cp.error is not None:
+        return _not_attempted(cp, "the clinic could not be planned")
+    outcome = ClinicOutcome(cp.clinic.id)
+    manual = [ChangeReport(c, Result.MANUAL) for c in cp.manual]
+    automatic = cp.automatic
+    if not automatic:
+        outcome.results = manual
+        return outcome
+    adapter = _adapter(cp.clinic, adapters)
+    if isinstance(adapter, ClinicPlan):
+        failed = replace(cp, error=adapter.error, error_exit=adapter.error_exit)
+        return _not_attempted(failed, "no adapter could be made")
+    attempt, detail = Result.APPLIED, ""
+    with secret_scope(cp.clinic.id):
+        try:
+            adapter.apply(cp.clinic, automatic)
+        except ReconcilerError as exc:
+            stale = isinstance(exc, StalePlanError)
+            attempt = Result.NOT_ATTEMPTED if stale else Result.FAILED
+            detail, outcome.error, outcome.error_exit = str(exc), str(exc), _error_exit(exc)
+        except Exception as exc:
+            doing = f"the {adapter.name} adapter failed while applying"
+            attempt, detail = Result.FAILED, _unexpected(exc, doing)
+            outcome.error = detail
+    verified, problem = _verify(cp, adapter)
+    outcome.results = [
+        ChangeReport(
+            c, attempt, verified[c.address], detail or _note(attempt, verified[c.address], problem)
+        )
+        for c in automatic
+    ] + manual
+    outcome.converged = all(v is Verified.CONVERGED for v in verified.values())
+    outcome.pending_after = tuple(
+        c for c in automatic if verified[c.address] is Verified.NOT_CONVERGED
+    )
+    if outcome.error is None and problem is not None:
+        outcome.error = problem
+    elif outcome.error is None and outcome.pending_after:
+        outcome.error = "did not converge: " + ", ".join(c.address for c in outcome.pending_after)
+    return outcome
+
+
+def _note(attempt: Result, verified: Verified, problem: str | None) -> str:
+    if attempt is Result.APPLIED and verified is Verified.NOT_CONVERGED:
+        return "reported applied but did not stick"
+    return problem or ""
+
+
+def _verify(cp: ClinicPlan, adapter: Adapter) -> tuple[dict[str, Verified], str | None]:
+    """Re-read live state: which of the clinic's automatic changes are now in effect."""
     after = plan_clinic(cp.clinic, adapter)
     if after.error is not None:
-        outcome.converged = False
-        outcome.error = f"could not verify: {after.error}"
-        return
-    applied = {c.address for c in cp.automatic}
-    still = tuple(c for c in after.automatic if c.address in applied)
-    if still:
-        outcome.converged = False
-        outcome.pending_after = still
-        outcome.error = "did not converge: " + ", ".join(c.address for c in still)
-        failed = {c.address for c in still}
-        outcome.results = [
-            ChangeResult(r.change, Outcome.FAILED, "reported applied but did not stick")
-            if r.change.address in failed
-            else r
-            for r in outcome.results
-        ]
+        return {c.address: Verified.NOT_VERIFIED for c in cp.automatic}, (
+            f"could not verify: {after.error}"
+        )
+    still = {c.address for c in after.changes}
+    return {
+        c.address: Verified.NOT_CONVERGED if c.address in still else Verified.CONVERGED
+        for c in cp.automatic
+    }, None
 
 
 __all__ = [
     "ApplyReport",
+    "AuditSink",
+    "ChangeReport",
     "ClinicOutcome",
+    "Result",
+    "Verified",
     "apply_plan",
     "check_safety",
     "check_saved_plan",

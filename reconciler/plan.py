@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from reconciler.exitcodes import ExitCode
 from reconciler.model import Clinic
 from reconciler.secrets import REDACTED
 
@@ -109,6 +110,7 @@ class ClinicPlan:
     clinic: Clinic
     changes: tuple[Change, ...] = ()
     error: str | None = None
+    error_exit: ExitCode = ExitCode.EMR_FAILED  # REFUSED when another run holds the clinic
 
     @property
     def status(self) -> ClinicStatus:
@@ -163,19 +165,32 @@ class Plan:
         return any(cp.error is not None for cp in self.clinics)
 
     @property
+    def error_exit(self) -> ExitCode:
+        """The exit code the clinics' errors call for (OK when there are none)."""
+        return max(
+            (cp.error_exit for cp in self.clinics if cp.error is not None), default=ExitCode.OK
+        )
+
+    @property
     def plan_id(self) -> str:
         """Stable for the same clinics, desired state, live fingerprints and changes."""
-        body = [
-            {
-                "id": cp.clinic.id,
-                "desired": cp.clinic.desired_hash(),
-                "error": cp.error,
-                "changes": [c.identity() for c in cp.changes],
-            }
-            for cp in self.clinics
-        ]
-        digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
-        return digest[:16]
+        return plan_digest(
+            [
+                {
+                    "id": cp.clinic.id,
+                    "desired": cp.clinic.desired_hash(),
+                    "error": cp.error,
+                    "changes": [c.identity() for c in cp.changes],
+                }
+                for cp in self.clinics
+            ]
+        )
+
+
+def plan_digest(body: list[dict[str, Any]]) -> str:
+    """The plan id of ``body`` (per clinic: id, desired hash, error, change identities), so a
+    saved plan's id can be checked against what it holds."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _jsonable(value: Any) -> Any:

@@ -1,10 +1,18 @@
-"""Secrets: references in clinic files, and values that never print themselves.
+"""Secrets: references in clinic files, values that never enter a message.
 
 A clinic file never holds a secret, only a reference: ``{env: NAME}`` or ``{file: path}``.
-Resolving a reference yields a :class:`Secret`, whose ``repr``/``str`` are redacted, and
-registers its value with :func:`redact`, which every message leaving the tool passes
-through (errors, logs, plan output), so a value that leaks into a third-party exception
-is masked as well.
+Resolving a reference yields a :class:`Secret`, whose ``repr``/``str`` show ``(sensitive)``;
+its value leaves it only through :meth:`Secret.reveal`, for the one call that must send or
+hash it.
+
+Messages are kept free of secrets by construction, not by scrubbing: the tool builds every
+message of its own from names, references and fixed text, never from a value, so those are
+printed exactly as built. Text of foreign origin (a library's or database driver's message)
+is summarised where it can be; where an adapter must pass some on, it goes through
+:func:`redact`, which masks the secrets of the clinic being worked on (see
+:func:`secret_scope`) in the forms a third party may print them in. Masking is never applied
+to the tool's own messages, so one clinic's short PIN can never turn up as ``(sensitive)``
+in the middle of another clinic's message.
 """
 
 from __future__ import annotations
@@ -12,36 +20,83 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, unquote
 
-from reconciler.errors import SecretError
+from reconciler.errors import SecretError, SecretValueError
+from reconciler.invisible import describe, first_invisible
 
 REDACTED = "(sensitive)"
+MIN_MASKED = 3  # masking 1-2 characters would garble every message and hide nothing
+SHORT_SECRET = 8  # shorter forms (PINs) are masked as whole tokens only
 
-_known_values: set[str] = set()
+_scope: ContextVar[str | None] = ContextVar("reconciler_secret_scope", default=None)
+_by_scope: dict[str, set[str]] = {}
+_everywhere: set[str] = set()
 _lock = threading.Lock()
 
 
+@contextmanager
+def secret_scope(name: str) -> Iterator[None]:
+    """Work on behalf of one clinic: secrets resolved inside belong to ``name``, and
+    :func:`redact` inside masks only those."""
+    token = _scope.set(name)
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def _url_pieces(value: str) -> set[str]:
+    """The user-info of a URL-shaped secret and its pieces, however a parser splits it (an
+    unencoded ``@``, ``:`` or ``/`` in a password moves where a parser thinks the host is)."""
+    rest = value.split("://", 1)[1]
+    netloc = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    userinfos: set[str] = set()
+    if "@" in rest:
+        userinfos.add(rest[: rest.rfind("@")])
+    if "@" in netloc:
+        userinfos |= {netloc.rsplit("@", 1)[0], netloc.split("@", 1)[0]}
+    pieces = {rest, netloc} if userinfos else {rest}
+    for userinfo in userinfos:
+        user, _, password = userinfo.partition(":")
+        pieces |= {userinfo, user, password, *re.split(r"[:@/?#]", userinfo)}
+    return pieces
+
+
+def forms(value: str) -> set[str]:
+    """Every form in which a third party may print ``value``: as is, percent-encoded and
+    decoded, as escaped UTF-8 bytes (``\\xF0\\x9F...``, how MySQL echoes a value), and for a
+    URL each piece of its user-info. Forms shorter than 3 characters are left out."""
+    pieces = {value}
+    if "://" in value:
+        pieces |= _url_pieces(value)
+    out: set[str] = set()
+    for piece in pieces:
+        out |= {piece, quote(piece, safe=""), unquote(piece)}
+        if not piece.isascii():
+            raw = piece.encode("utf-8", "surrogateescape")
+            out.add("".join(chr(b) if b < 0x80 else f"\\x{b:02X}" for b in raw))
+            out.add("".join(chr(b) if b < 0x80 else f"\\x{b:02x}" for b in raw))
+    return {f for f in out if len(f) >= MIN_MASKED}
+
+
 def _register(value: str) -> None:
-    if len(value) >= 3:  # masking 1-2 characters everywhere would garble every message
-        with _lock:
-            _known_values.add(value)
-
-
-SHORT_SECRET = 8  # shorter values (PINs) are masked as whole tokens only
-
-
-def redact(text: str) -> str:
-    """Replace every secret value this process has resolved with ``(sensitive)``.
-
-    A long value is masked wherever it appears. A short one (a 4-digit PIN) is masked only
-    as a whole token, so that a PIN of 9999 does not garble provider number 999990.
-    """
+    found = forms(value)
+    scope = _scope.get()
     with _lock:
-        values = sorted(_known_values, key=len, reverse=True)
-    for value in values:
+        _everywhere.update(found)
+        if scope is not None:
+            _by_scope.setdefault(scope, set()).update(found)
+
+
+def _mask(text: str, values: set[str]) -> str:
+    for value in sorted(values, key=len, reverse=True):
         if value not in text:
             continue
         if len(value) >= SHORT_SECRET:
@@ -50,6 +105,27 @@ def redact(text: str) -> str:
             token = rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
             text = re.sub(token, REDACTED, text)
     return text
+
+
+def redact(text: str) -> str:
+    """Mask secrets in ``text`` of foreign origin (a driver's message, say).
+
+    Inside :func:`secret_scope` only that scope's secrets are masked; outside any scope,
+    every secret this process resolved is. A long form is masked wherever it appears, a short
+    one (a 4-digit PIN) only as a whole token. Never use it on the tool's own messages: they
+    hold no secret, and masking could only garble them.
+    """
+    scope = _scope.get()
+    with _lock:
+        values = set(_by_scope.get(scope, ())) if scope is not None else set(_everywhere)
+    return _mask(text, values)
+
+
+def redact_all(text: str) -> str:
+    """Mask every secret this process resolved, in any scope (for a debugging traceback)."""
+    with _lock:
+        values = set(_everywhere)
+    return _mask(text, values)
 
 
 class Secret:
@@ -81,9 +157,46 @@ class Secret:
         raise TypeError("a Secret cannot be pickled")
 
 
+def _from_file(text: str) -> str:
+    """A secret file's value: without a leading BOM and without one final line ending."""
+    text = text.removeprefix("\ufeff")
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text.removesuffix("\n")
+
+
+def check_value(value: str, what: str, *, from_file: bool = False) -> None:
+    """Refuse a value that would not be what its author meant; the message names ``what``
+    (the reference) and the offending character, never the value."""
+    if value == "":
+        raise SecretValueError(f"{what} is empty")
+    if not value.strip():
+        raise SecretValueError(f"{what} holds only white space")
+    bad = first_invisible(value)
+    if bad is not None:
+        if describe(bad).endswith("(not UTF-8)"):
+            raise SecretValueError(f"{what} is not valid UTF-8")
+        hint = ""
+        if from_file and bad in "\r\n":
+            hint = "; only one line ending at the very end of a secret file is removed"
+        elif from_file and bad == "\ufeff":
+            hint = "; a byte order mark is removed only at the very start of a secret file"
+        raise SecretValueError(
+            f"{what} contains the invisible character {describe(bad)}{hint}; it would become "
+            "part of the secret. Remove it"
+        )
+    if value != value.strip():
+        end = "starts" if value[0].isspace() else "ends"
+        raise SecretValueError(
+            f"{what} {end} with white space; the tool does not strip it (a password may hold "
+            "spaces) and refuses it at either end, where it is almost always a mistake. "
+            "Remove it"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class SecretRef:
-    """Where a secret comes from: an environment variable, or a file (one value, stripped)."""
+    """Where a secret comes from: an environment variable, or a file (one value)."""
 
     source: Literal["env", "file"]
     name: str
@@ -101,26 +214,43 @@ class SecretRef:
         return cls.from_document(block[key], base_dir) if key in block else None
 
     def describe(self) -> str:
+        """The reference as written: ``{env: NAME}`` or ``{file: path}``."""
         return f"{{{self.source}: {self.name}}}"
 
+    def path(self) -> Path:
+        """The file a ``{file: ...}`` reference points at."""
+        path = Path(self.name).expanduser()
+        if not path.is_absolute() and self.base_dir is not None:
+            path = self.base_dir / path
+        return path
+
     def resolve(self) -> Secret:
-        """Read the value. Raises :class:`SecretError` (which names the reference only)."""
+        """Read the value, checked.
+
+        Raises :class:`SecretError` when it cannot be read (an unset variable, a missing
+        file), :class:`SecretValueError` when what was read is unusable (empty, not UTF-8,
+        an invisible character, white space at either end). Both name the reference only.
+        """
         if self.source == "env":
             value = os.environ.get(self.name)
             if value is None:
                 raise SecretError(f"environment variable {self.name} is not set")
-            if value == "":
-                raise SecretError(f"environment variable {self.name} is empty")
+            check_value(value, f"environment variable {self.name}")
             return Secret(value)
-        path = Path(self.name).expanduser()
-        if not path.is_absolute() and self.base_dir is not None:
-            path = self.base_dir / path
+        path = self.path()
         try:
-            value = path.read_text(encoding="utf-8").strip()
+            raw = path.read_bytes()
         except FileNotFoundError:
             raise SecretError(f"secret file {path} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SecretError(f"secret file {path} cannot be read ({type(exc).__name__})") from None
-        if not value:
-            raise SecretError(f"secret file {path} is empty")
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise SecretError(f"secret file {path} cannot be read ({reason})") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SecretValueError(
+                f"secret file {path} is not UTF-8 text; save it as UTF-8"
+            ) from None
+        value = _from_file(text)
+        check_value(value, f"secret file {path}", from_file=True)
         return Secret(value)

@@ -109,14 +109,18 @@ def test_console_script_is_installed() -> None:
     assert "reconcile" in out.stdout
 
 
-def test_debug_shows_the_traceback(runner: CliRunner, tmp_path: Path) -> None:
-    from reconciler.errors import UsageError
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    plain = runner.invoke(cli, ["validate", str(tmp_path)])
+    debug = runner.invoke(cli, ["--debug", "validate", str(tmp_path)])
+    assert plain.exit_code == debug.exit_code == 1
+    assert "Traceback" in debug.stderr and "UsageError" in debug.stderr
+    assert "Traceback" not in plain.output
+    assert debug.stderr.rstrip().endswith(plain.stderr.rstrip())  # the same one-line error
 
-    result = runner.invoke(cli, ["--debug", "validate", str(tmp_path)])
-    assert isinstance(result.exception, UsageError)
 
-
-def test_unexpected_errors_are_one_line_and_redacted(
+def test_unexpected_errors_are_one_line_without_their_text(
     runner: CliRunner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from reconciler.secrets import Secret
@@ -124,10 +128,15 @@ def test_unexpected_errors_are_one_line_and_redacted(
     leaked = Secret("leaky-Secret-42")
 
     def boom(*args: object, **kwargs: object) -> None:
-        raise RuntimeError(f"bug holding {leaked.reveal()}")
+        raise RuntimeError(f"bug holding {leaked.reveal()} and pieces leaky-")
 
     monkeypatch.setattr("reconciler.cli.load_clinics", boom)
     result = runner.invoke(cli, ["validate", str(tmp_path)])
     assert result.exit_code == 3
-    assert result.output.startswith("error: internal error (RuntimeError: bug holding (sensitive))")
-    assert "leaky-Secret-42" not in result.output and "Traceback" not in result.output
+    assert result.output.startswith("error: internal error (RuntimeError at test_cli_validate.py:")
+    assert "bug holding" not in result.output and "leaky" not in result.output
+    assert "Traceback" not in result.output
+    debug = runner.invoke(cli, ["--debug", "validate", str(tmp_path)])
+    assert debug.exit_code == 3  # --debug changes no exit code
+    assert "Traceback" in debug.stderr and "RuntimeError: bug holding (sensitive)" in debug.stderr
+    assert "leaky-Secret-42" not in debug.output

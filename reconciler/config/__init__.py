@@ -31,6 +31,7 @@ class LoadResult:
     files: list[str] = field(default_factory=list)
     clinics: list[Clinic] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    file_hashes: dict[str, str] = field(default_factory=dict)  # file as shown -> sha256
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -42,7 +43,7 @@ class LoadResult:
 
     def raise_for_errors(self) -> None:
         if self.errors:
-            raise ConfigError(self.diagnostics)
+            raise ConfigError(self.diagnostics, files=len(self.files))
 
     def select(self, clinic_ids: Sequence[str]) -> list[Clinic]:
         """The clinics named (all when none are); an unknown id is a usage error."""
@@ -51,9 +52,8 @@ class LoadResult:
         known = {c.id: c for c in self.clinics}
         missing = [cid for cid in clinic_ids if cid not in known]
         if missing:
-            raise UsageError(
-                f"no clinic with id {', '.join(missing)} in {', '.join(self.files) or 'the files'}"
-            )
+            where = ", ".join(self.files) if len(self.files) <= 3 else f"{len(self.files)} files"
+            raise UsageError(f"no clinic with id {', '.join(missing)} in {where or 'the files'}")
         return [known[cid] for cid in dict.fromkeys(clinic_ids)]
 
 
@@ -107,6 +107,7 @@ def load_clinics(paths: Sequence[Path] = (), today: date | None = None) -> LoadR
         except YamlLoadError as exc:
             result.diagnostics.append(exc.diagnostic)
             continue
+        result.file_hashes[name] = doc.sha256
         misplaced = misplaced_blocks(doc.data)
         found = [
             d

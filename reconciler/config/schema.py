@@ -133,15 +133,17 @@ def _translate(error: ValidationError, doc: YamlDocument) -> Iterator[Diagnostic
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         actual = _json_type(instance)
         hint = ""
-        if "string" in names and actual in {"integer", "number"}:
-            hint = f' (quote it: "{instance}")'
+        written = doc.written.get(path)
+        if "string" in names and written is not None and actual != "null":
+            hint = f" (quote it: {json.dumps(written, ensure_ascii=False)})"
         yield doc.diagnostic(path, f"must be {wanted}, not {_TYPE_NAMES[actual]}{hint}")
         return
     if validator == "enum":
         choices = [str(c) for c in expected]
         kind = str(schema.get("title", "value")).lower()
         hint = did_you_mean(str(instance), choices) if isinstance(instance, str) else ""
-        shown = f"'{instance}'" if isinstance(instance, str | int | float | bool) else "this"
+        written = doc.written.get(path, str(instance))
+        shown = f"'{written}'" if isinstance(instance, str | int | float | bool) else "this"
         yield doc.diagnostic(
             path, f"unknown {kind} {shown}{hint} (expected one of: {', '.join(choices)})"
         )

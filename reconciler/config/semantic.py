@@ -2,19 +2,24 @@
 so they still run, and still report, on a file that also has schema errors.
 
 The checks that know an EMR live in its package (``EmrPackage.check``); here is what is
-common to every clinic file: blocks that belong to another EMR kind.
+common to every clinic file: blocks that belong to another EMR kind, invisible characters
+in any value, and secret values that can be read here but would not be what was meant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from reconciler.config.yamlsource import YamlDocument
-from reconciler.diagnostics import Diagnostic
+from reconciler.diagnostics import Diagnostic, FieldPath
 from reconciler.emr.contract import EmrPackage
 from reconciler.emr.registry import all_emrs, emr, kinds
+from reconciler.errors import SecretError, SecretValueError
+from reconciler.invisible import describe, first_invisible
+from reconciler.secrets import SecretRef
 
 
 def dig(data: Any, *keys: str) -> Any:
@@ -53,11 +58,65 @@ def misplaced_blocks(data: Any) -> list[tuple[str, ...]]:
     return [path for _, path in _foreign(kind) if _present(data, path)]
 
 
+def _strings(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    if isinstance(node, str):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _strings(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _strings(value, (*path, i))
+
+
+def invisible_characters(doc: YamlDocument) -> Iterator[Diagnostic]:
+    """A control, format (zero-width, BOM, bidi) or separator character in any value: it
+    would be written to the EMR as part of a name, unseen."""
+    for path, text in _strings(doc.data, ()):
+        bad = first_invisible(text)
+        if bad is not None:
+            yield doc.diagnostic(
+                path,
+                f"contains the invisible character {describe(bad)}; remove it (it would be "
+                "written as part of the value)",
+            )
+
+
+def _secret_references(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str, str]]:
+    if isinstance(node, dict):
+        if len(node) == 1:
+            ((source, name),) = node.items()
+            if source in ("env", "file") and isinstance(name, str):
+                yield path, source, name
+                return
+        for key, value in node.items():
+            yield from _secret_references(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _secret_references(value, (*path, i))
+
+
+def secret_values(doc: YamlDocument) -> Iterator[Diagnostic]:
+    """A secret that can be read here (a variable that is set, a file that exists) but whose
+    value is unusable. One that cannot be read is not an error here: validate runs where
+    secrets may not be, and plan reads them again."""
+    for path, source, name in _secret_references(doc.data, ()):
+        ref = SecretRef("env" if source == "env" else "file", name, Path(doc.path).parent)
+        try:
+            ref.resolve()
+        except SecretValueError as exc:
+            yield doc.diagnostic(path, str(exc))
+        except SecretError:
+            continue
+
+
 def semantic_diagnostics(doc: YamlDocument, today: date) -> Iterator[Diagnostic]:
     data = doc.data
     if not isinstance(data, dict):
         yield doc.diagnostic((), "a clinic file is a mapping that starts with 'version: 1'")
         return
+    yield from invisible_characters(doc)
+    yield from secret_values(doc)
     kind = dig(data, "emr", "kind")
     if kind not in kinds():
         return  # the schema reports the kind

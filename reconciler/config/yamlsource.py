@@ -8,6 +8,7 @@ files and bytes that are not UTF-8 are refused with the position of the problem.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,10 @@ class YamlDocument:
     data: Any
     values: dict[FieldPath, Position] = field(default_factory=dict)
     keys: dict[FieldPath, Position] = field(default_factory=dict)
+    written: dict[FieldPath, str] = field(default_factory=dict)
+    """A scalar YAML did not read as text (``012345``, ``1.50``, ``No``), as the user wrote it."""
+    sha256: str = ""
+    """Of the file's bytes."""
 
     def position(self, path: FieldPath, *, key: bool = False) -> Position:
         """Where ``path`` is written; its key if asked and known, else the nearest ancestor."""
@@ -124,7 +129,7 @@ def parse_yaml_bytes(raw: bytes, name: str) -> YamlDocument:
         raise _fail(name, 1, 1, f"invalid YAML: {exc}") from None
     if root is None or (isinstance(root, ScalarNode) and root.tag == _NULL):
         raise _fail(name, 1, 1, "file is empty; a clinic file starts with 'version: 1'")
-    doc = YamlDocument(name, None)
+    doc = YamlDocument(name, None, sha256=hashlib.sha256(raw).hexdigest())
     doc.data = _Builder(doc).build(root)
     return doc
 
@@ -192,7 +197,10 @@ class _Builder:
         if isinstance(node, SequenceNode):
             return [self._node(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, ScalarNode)
-        return self._scalar(node)
+        value = self._scalar(node)
+        if not isinstance(value, str) and node.value:
+            self.doc.written[path] = node.value
+        return value
 
     def _scalar(self, node: ScalarNode) -> Any:
         if node.tag == _TIMESTAMP:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.invisible import json_visible
 from reconciler.plan import Plan
 
 FORMAT_VERSION = 1
@@ -49,4 +50,5 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False) + "\n"
+    """The plan as JSON; invisible characters (from a database value, say) are escaped."""
+    return json_visible(json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)) + "\n"

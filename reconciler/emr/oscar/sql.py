@@ -106,6 +106,7 @@ class OscarSqlAdapter(Adapter):
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
+        self._facts.clear()
 
     # --- read ---------------------------------------------------------------------
 
@@ -117,6 +118,9 @@ class OscarSqlAdapter(Adapter):
         return snap.live
 
     def _inspect(self, conn: Connection, clinic_id: str) -> DatabaseFacts:
+        """What this database is; learnt once per run (apply re-reads rows, not the schema)."""
+        if clinic_id in self._facts:
+            return self._facts[clinic_id]
         facts = inspect_database(conn, REQUIRED_TABLES + AUDIT_TABLES)
         missing = [t for t in REQUIRED_TABLES if t not in facts.tables]
         if missing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, bindparam, inspect, text
 from sqlalchemy import column as col
 from sqlalchemy import table as tbl
 
@@ -137,9 +137,10 @@ def inspect_database(conn: Connection, wanted: tuple[str, ...]) -> DatabaseFacts
         rows = conn.execute(
             text(
                 "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME "
-                "FROM information_schema.COLUMNS "
-                "WHERE TABLE_SCHEMA = DATABASE() AND CHARACTER_SET_NAME IS NOT NULL"
-            )
+                "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() "
+                "AND CHARACTER_SET_NAME IS NOT NULL AND TABLE_NAME IN :tables"
+            ).bindparams(bindparam("tables", expanding=True)),
+            {"tables": list(wanted)},
         )
         charsets = {(str(t), str(c)): str(cs) for t, c, cs in rows}
     columns: dict[str, dict[str, ColumnInfo]] = {}

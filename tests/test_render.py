@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.config.build import build_clinic
 from reconciler.config.yamlsource import YamlDocument
@@ -19,6 +21,7 @@ from reconciler.emr.oscar.live import OscarLive, OscarLoginRow, OscarProviderRow
 from reconciler.model import Clinic
 from reconciler.plan import ClinicPlan, Plan
 from reconciler.render import render_json, render_markdown, render_text
+from reconciler.render.common import summary_line
 from reconciler.render.markdown import LIMIT
 from tests.conftest import ROOT, doc
 
@@ -169,3 +172,99 @@ def test_markdown_stays_under_the_comment_limit() -> None:
     assert len(md) < LIMIT
     assert "were cut to stay under the comment size limit" in md
     assert md.count("| `clinic-") == 200  # the summary table keeps every clinic
+
+
+# --- issue 8: the comment limit holds for any fleet -----------------------------------------
+
+LONG_ERROR = "OSCAR database error while reading: cannot connect to the database server " * 30
+
+
+def fleet(size: int, pick: Any, id_width: int = 5) -> Plan:
+    base = clinic()
+    changes = diff(base, DRIFT)
+    plans = []
+    for i in range(size):
+        c = clinic(clinic__id=f"clinic-{i:0{id_width}d}")
+        kind = pick(i)
+        if kind == "error":
+            plans.append(ClinicPlan(c, error=LONG_ERROR))
+        elif kind == "changes":
+            plans.append(ClinicPlan(c, changes=changes))
+        else:
+            plans.append(ClinicPlan(c))
+    return Plan(tuple(plans))
+
+
+@pytest.mark.parametrize(
+    ("name", "pick", "id_width"),
+    [
+        ("mixed", lambda i: ("in_sync", "changes", "in_sync", "error")[i % 4], 5),
+        ("all-changes", lambda i: "changes", 5),
+        ("all-errors", lambda i: "error", 5),
+        ("all-in-sync", lambda i: "in_sync", 5),
+        ("long-ids", lambda i: "changes" if i % 2 else "error", 57),
+        ("few-need-attention", lambda i: "error" if i in (7, 4321) else "in_sync", 5),
+    ],
+)
+def test_markdown_stays_under_the_limit_for_5000_clinics(
+    name: str, pick: Any, id_width: int
+) -> None:
+    plan = fleet(5000, pick, id_width)
+    md = render_markdown(plan)
+    assert len(md) < LIMIT, (name, len(md))
+    s = plan.summary
+    assert f"{s.clinics} clinics: **{s.with_changes} with changes**, {s.in_sync} in sync" in md
+    listed = md.count("| `clinic-")
+    assert 0 < listed < 5000 or (s.in_sync == 5000 and listed == 0)
+    assert "in_sync |" not in md  # in-sync clinics are left out of a condensed table
+    assert "Run `reconcile plan --format text` for every clinic." in md
+    assert md.endswith(summary_line(plan) + "\n")
+
+
+def test_a_condensed_table_lists_errors_first_and_says_what_it_left_out() -> None:
+    plan = fleet(5000, lambda i: "error" if i % 1000 == 999 else "changes" if i % 2 else "in_sync")
+    md = render_markdown(plan)
+    rows = [line for line in md.splitlines() if line.startswith("| `clinic-")]
+    assert [r.split(" | ")[2] for r in rows[:5]] == ["error"] * 5
+    assert all(" | changes | " in r for r in rows[5:])
+    assert (
+        f"the table lists {len(rows)} of the 2500 clinics that need attention (errors first); "
+        f"{2500 - len(rows)} more and the 2500 in sync are left out" in md
+    )
+
+
+def test_few_clinics_needing_attention_are_all_listed_with_their_details() -> None:
+    plan = fleet(5000, lambda i: "error" if i in (7, 4321) else "in_sync")
+    md = render_markdown(plan)
+    assert md.count("| `clinic-") == 2
+    assert "the table lists only the 2 clinics that need attention; the 4998 in sync" in md
+    assert "### `clinic-00007`" in md and "### `clinic-04321`" in md
+
+
+def test_a_table_that_fits_is_never_condensed() -> None:
+    plan = fleet(300, lambda i: ("in_sync", "changes")[i % 2])
+    md = render_markdown(plan)
+    assert md.count("| `clinic-") == 300 and "need attention" not in md
+    assert len(md) < LIMIT
+
+
+def test_plan_markdown_for_a_fleet_of_5000_clinic_files(tmp_path: Path) -> None:
+    """End to end: 5,000 clinic files (manual backend: a checklist each) through the CLI."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    folder = tmp_path / "clinics"
+    folder.mkdir()
+    data = doc("oscar")
+    data["emr"] = {"kind": "oscar", "edition": "open-source", "backend": "manual"}
+    template = yaml.safe_dump(data, sort_keys=False)
+    for i in range(5000):
+        (folder / f"c{i:04d}.yaml").write_text(
+            template.replace("id: riverside-fht", f"id: clinic-{i:04d}")
+        )
+    result = CliRunner().invoke(cli, ["plan", str(folder), "--format", "markdown"])
+    assert result.exit_code == 0, result.output[-2000:]
+    assert len(result.stdout) < LIMIT
+    assert "5000 clinics: **5000 with changes**" in result.stdout
+    assert "of the 5000 clinics that need attention" in result.stdout

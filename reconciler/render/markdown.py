@@ -1,15 +1,19 @@
-"""Markdown for a pull-request comment: a summary table, then details per clinic.
+"""Markdown for a pull-request comment: counts, a summary table, then details per clinic.
 
-Kept under GitHub's 65,536-character comment limit: details that do not fit are cut, with
-a note saying so (the summary table always stays).
+Kept under GitHub's 65,536-character comment limit for any fleet. The table lists every
+clinic while it fits in its share of the comment; past that it condenses to the clinics
+that need attention (errors first), as many as fit, and a note says what was left out.
+Details that do not fit are cut, with a note saying so.
 """
 
 from __future__ import annotations
 
-from reconciler.plan import ClinicPlan, Plan
+from reconciler.plan import ClinicPlan, ClinicStatus, Plan
 from reconciler.render.common import clinic_counts, field_lines, headline, step_lines, summary_line
 
 LIMIT = 65_000
+TABLE_LIMIT = 24_000  # the table's share; the details get the rest
+NOTE_ROOM = 400  # the longest note about what was cut, and then some
 
 
 def _escape(text: str) -> str:
@@ -45,8 +49,50 @@ def _details(cp: ClinicPlan) -> str:
     return "\n".join(out)
 
 
+def _row(cp: ClinicPlan) -> str:
+    return (
+        f"| `{cp.clinic.id}` | {cp.clinic.emr} | {cp.status.value} | {_escape(clinic_counts(cp))} |"
+    )
+
+
+def _table(plan: Plan) -> tuple[list[str], list[ClinicPlan], str]:
+    """(rows, the clinics they list, a note on what was left out)."""
+    rows = [_row(cp) for cp in plan.clinics]
+    if sum(len(r) + 1 for r in rows) <= TABLE_LIMIT:
+        return rows, list(plan.clinics), ""
+    attention = sorted(
+        (cp for cp in plan.clinics if cp.status is not ClinicStatus.IN_SYNC),
+        key=lambda cp: cp.status is not ClinicStatus.ERROR,
+    )
+    shown: list[ClinicPlan] = []
+    size = 0
+    for cp in attention:
+        row = _row(cp)
+        if size + len(row) + 1 > TABLE_LIMIT:
+            break
+        shown.append(cp)
+        size += len(row) + 1
+    in_sync = len(plan.clinics) - len(attention)
+    if len(shown) == len(attention):
+        note = (
+            f"the table lists only the {len(attention)} clinic"
+            f"{'s' if len(attention) != 1 else ''} that need attention; the {in_sync} in sync "
+            "are left out"
+        )
+    else:
+        note = (
+            f"the table lists {len(shown)} of the {len(attention)} clinics that need attention "
+            f"(errors first); {len(attention) - len(shown)} more and the {in_sync} in sync are "
+            "left out to stay under the comment size limit"
+        )
+    note = f"> **Note:** {note}. Run `reconcile plan --format text` for every clinic.\n"
+    return [_row(cp) for cp in shown], shown, note
+
+
 def render_markdown(plan: Plan) -> str:
+    """The plan as a pull-request comment, under :data:`LIMIT` characters for any fleet."""
     s = plan.summary
+    rows, listed, table_note = _table(plan)
     head = [
         f"## reconciler plan `{plan.plan_id}`",
         "",
@@ -56,19 +102,15 @@ def render_markdown(plan: Plan) -> str:
         "",
         "| clinic | EMR | status | changes |",
         "|---|---|---|---|",
+        *rows,
+        "",
     ]
-    for cp in plan.clinics:
-        head.append(
-            f"| `{cp.clinic.id}` | {cp.clinic.emr} | {cp.status.value} | "
-            f"{_escape(clinic_counts(cp))} |"
-        )
-    head.append("")
-    body = "\n".join(head)
+    body = "\n".join(head) + (f"\n{table_note}" if table_note else "")
     footer = f"\n---\n{summary_line(plan)}\n"
     cut = 0
-    for cp in plan.clinics:
+    for cp in listed:
         part = _details(cp)
-        if len(body) + len(part) + len(footer) + 300 > LIMIT:
+        if len(body) + len(part) + 1 + len(footer) + NOTE_ROOM > LIMIT:
             cut += 1
             continue
         body += "\n" + part

@@ -22,9 +22,13 @@ _MEANINGS = {
     ExitCode.INVALID: "invalid input or usage (bad clinic file, bad flag, unconfirmed apply)",
     ExitCode.CHANGES: "changes pending (plan --detailed-exitcode)",
     ExitCode.EMR_FAILED: (
-        "an EMR or adapter failed (unreachable, conflict, not converged, internal error)"
+        "an EMR or adapter failed (unreachable, conflict, not converged, internal error), "
+        "or apply stopped because the audit log could not be written"
     ),
-    ExitCode.REFUSED: "refused for safety (unsafe change without --allow, or a stale plan)",
+    ExitCode.REFUSED: (
+        "refused for safety (unsafe change without --allow, a stale plan, or another run "
+        "holds the clinic)"
+    ),
 }
 
 EXIT_CODE_HELP = "\n".join(f"{code.value}  {code.meaning}" for code in ExitCode)

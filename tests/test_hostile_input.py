@@ -106,6 +106,23 @@ def test_an_invisible_character_in_an_environment_secret_is_an_error(
     assert OC_PASSWORD not in result.output
 
 
+@pytest.mark.parametrize("pin", ["\U0001f30a12", "12\u00e934", "\u0661\u0662\u0663\u0664"])
+def test_a_pin_the_database_could_only_echo_as_raw_bytes_is_refused_by_its_reference(
+    run: Run, make_db: MakeDB, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch, pin: str
+) -> None:
+    """The issue's PIN with an emoji showed up as '\\xF0\\x9F\\x8C\\x8A12' in a database error."""
+    db = make_db("emoji")
+    path = clinic(write_clinic, monkeypatch, "emoji-clinic", db.url)
+    monkeypatch.setenv("T_OC_PIN", pin)
+    before = security_row(db)
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        result = run(*command, str(path))
+        assert result.exit_code in (1, 3), result.output
+        assert "ocean_connect.login.pin" in result.output and "digits only" in result.output
+        assert pin not in result.output and "\\x" not in result.output.lower()
+    assert security_row(db) == before
+
+
 # --- secrets: a database URL is a secret as a whole -----------------------------------------
 
 

@@ -134,6 +134,7 @@ class AuditLog:
             ) from None
 
     def file_state(self, file: Path) -> FileState:
+        """``file`` against git (one ``git status`` per folder, however many files)."""
         folder = file.resolve().parent
         if folder not in self._repositories:
             self._repositories[folder] = _Repository(folder)

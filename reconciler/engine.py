@@ -304,8 +304,8 @@ def _apply_clinic(cp: ClinicPlan, adapters: AdapterFor) -> ClinicOutcome:
         try:
             adapter.apply(cp.clinic, automatic)
         except ReconcilerError as exc:
-            stale = isinstance(exc, StalePlanError)
-            attempt = Result.NOT_ATTEMPTED if stale else Result.FAILED
+            refused = isinstance(exc, RefusedError)  # a stale plan, another run's lock
+            attempt = Result.NOT_ATTEMPTED if refused else Result.FAILED
             detail, outcome.error, outcome.error_exit = str(exc), str(exc), _error_exit(exc)
         except Exception as exc:
             doing = f"the {adapter.name} adapter failed while applying"

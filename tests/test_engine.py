@@ -216,6 +216,8 @@ def test_a_refusal_while_reading_or_applying_is_exit_4() -> None:
     report = apply_plan(make_plan(clinics, pick), pick, allow=[SafetyRule.REVOKE_ROLE])
     assert report.exit_code is ExitCode.REFUSED
     assert report.outcomes[0].exit_code is ExitCode.REFUSED and report.outcomes[1].ok
+    assert {r.outcome for r in report.outcomes[0].results} == {Result.NOT_ATTEMPTED}
+    assert report.outcomes[0].error == "another apply is writing"
 
 
 def test_an_unexpected_exception_while_applying_is_verified_and_the_others_go_on() -> None:

@@ -176,8 +176,10 @@ clinic_option = click.option(
 
 
 def _load(paths: tuple[Path, ...]) -> LoadResult:
-    """Load and check clinic files; any error stops here (exit 1), warnings go to stderr."""
-    result = load_clinics(paths)
+    """Load and check clinic files; any error stops here (exit 1), warnings go to stderr.
+
+    Secret values are not read here: an unusable one is that clinic's error at plan."""
+    result = load_clinics(paths, read_secrets=False)
     for warning in result.warnings:
         _out(warning.format(), err=True)
     result.raise_for_errors()

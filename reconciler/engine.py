@@ -39,7 +39,9 @@ log = logging.getLogger("reconciler.engine")
 
 
 def _error_exit(exc: ReconcilerError) -> ExitCode:
-    return ExitCode.REFUSED if isinstance(exc, RefusedError) else ExitCode.EMR_FAILED
+    """The error's own exit code: 4 refused, 3 the EMR failed, 1 this clinic's input (a
+    secret that is missing or unusable)."""
+    return exc.exit_code
 
 
 def _unexpected(exc: Exception, doing: str) -> str:

@@ -19,7 +19,10 @@ class ExitCode(IntEnum):
 
 _MEANINGS = {
     ExitCode.OK: "success, or nothing to change",
-    ExitCode.INVALID: "invalid input or usage (bad clinic file, bad flag, unconfirmed apply)",
+    ExitCode.INVALID: (
+        "invalid input or usage (bad clinic file, bad flag, unconfirmed apply), or a "
+        "clinic's secret that is missing or unusable (that clinic's error)"
+    ),
     ExitCode.CHANGES: "changes pending (plan --detailed-exitcode)",
     ExitCode.EMR_FAILED: (
         "an EMR or adapter failed (unreachable, conflict, not converged, internal error), "

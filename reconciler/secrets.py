@@ -201,17 +201,22 @@ class SecretRef:
     source: Literal["env", "file"]
     name: str
     base_dir: Path | None = None  # a relative file reference is relative to its clinic file
+    field: str = ""  # where the clinic file holds it (ocean_connect.login.pin), for messages
 
     @classmethod
-    def from_document(cls, value: Any, base_dir: Path) -> SecretRef:
-        """From a validated ``{env: NAME}`` or ``{file: path}`` mapping."""
+    def from_document(cls, value: Any, base_dir: Path, field: str = "") -> SecretRef:
+        """From a validated ``{env: NAME}`` or ``{file: path}`` mapping at ``field``."""
         ((source, name),) = value.items()
-        return cls(source, name, base_dir)
+        return cls(source, name, base_dir, field)
 
     @classmethod
-    def optional(cls, block: dict[str, Any], key: str, base_dir: Path) -> SecretRef | None:
+    def optional(
+        cls, block: dict[str, Any], key: str, base_dir: Path, within: str = ""
+    ) -> SecretRef | None:
         """``block[key]`` as a reference, or None when the key is absent."""
-        return cls.from_document(block[key], base_dir) if key in block else None
+        if key not in block:
+            return None
+        return cls.from_document(block[key], base_dir, f"{within}.{key}" if within else key)
 
     def describe(self) -> str:
         """The reference as written: ``{env: NAME}`` or ``{file: path}``."""
@@ -229,8 +234,19 @@ class SecretRef:
 
         Raises :class:`SecretError` when it cannot be read (an unset variable, a missing
         file), :class:`SecretValueError` when what was read is unusable (empty, not UTF-8,
-        an invisible character, white space at either end). Both name the reference only.
+        an invisible character, white space at either end). Both name the field and the
+        reference only.
         """
+        if not self.field:
+            return self._resolve()
+        try:
+            return self._resolve()
+        except SecretValueError as exc:
+            raise SecretValueError(f"{self.field}: {exc}") from None
+        except SecretError as exc:
+            raise SecretError(f"{self.field}: {exc}") from None
+
+    def _resolve(self) -> Secret:
         if self.source == "env":
             value = os.environ.get(self.name)
             if value is None:

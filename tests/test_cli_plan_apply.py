@@ -258,7 +258,8 @@ def test_missing_secret_is_a_clinic_error(
 ) -> None:
     monkeypatch.delenv("T_OC_PIN")
     result = run("plan", str(setup))
-    assert result.exit_code == 3
+    assert result.exit_code == 1  # this clinic's input, not the EMR
+    assert "ocean_connect.login.pin: environment variable T_OC_PIN is not set" in result.output
     assert "environment variable T_OC_PIN is not set" in result.output
 
 

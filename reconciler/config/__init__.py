@@ -94,8 +94,14 @@ def discover(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(p.resolve() for p in found))
 
 
-def load_clinics(paths: Sequence[Path] = (), today: date | None = None) -> LoadResult:
-    """Read and check every clinic file under ``paths`` (default ``clinics/``)."""
+def load_clinics(
+    paths: Sequence[Path] = (), today: date | None = None, read_secrets: bool = True
+) -> LoadResult:
+    """Read and check every clinic file under ``paths`` (default ``clinics/``).
+
+    ``read_secrets`` also checks every secret value that can be read here (``validate``);
+    ``plan`` and ``apply`` pass False and meet those problems as one clinic's error.
+    """
     today = today or date.today()
     result = LoadResult()
     first_by_id: dict[str, str] = {}
@@ -114,7 +120,7 @@ def load_clinics(paths: Sequence[Path] = (), today: date | None = None) -> LoadR
             for d in schema_diagnostics(doc)
             if not any(_within(d.field, format_field(block)) for block in misplaced)
         ]
-        found.extend(semantic_diagnostics(doc, today))
+        found.extend(semantic_diagnostics(doc, today, read_secrets))
         clinic_id = dig(doc.data, "clinic", "id")
         if isinstance(clinic_id, str):
             if clinic_id in first_by_id:

@@ -110,13 +110,19 @@ def secret_values(doc: YamlDocument) -> Iterator[Diagnostic]:
             continue
 
 
-def semantic_diagnostics(doc: YamlDocument, today: date) -> Iterator[Diagnostic]:
+def semantic_diagnostics(
+    doc: YamlDocument, today: date, read_secrets: bool = True
+) -> Iterator[Diagnostic]:
+    """Every problem of meaning. ``read_secrets``: also check the secret values that can be
+    read here (``validate``); ``plan`` and ``apply`` leave them to each clinic's adapter, so
+    one clinic's unusable secret is that clinic's error and the others still run."""
     data = doc.data
     if not isinstance(data, dict):
         yield doc.diagnostic((), "a clinic file is a mapping that starts with 'version: 1'")
         return
     yield from invisible_characters(doc)
-    yield from secret_values(doc)
+    if read_secrets:
+        yield from secret_values(doc)
     kind = dig(data, "emr", "kind")
     if kind not in kinds():
         return  # the schema reports the kind
@@ -132,3 +138,5 @@ def semantic_diagnostics(doc: YamlDocument, today: date) -> Iterator[Diagnostic]
             at_key=True,
         )
     yield from emr(kind).check(doc, today)
+    if read_secrets:
+        yield from emr(kind).check_secrets(doc)

@@ -15,7 +15,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,20 +24,6 @@ from reconciler.plan import Change
 if TYPE_CHECKING:
     from reconciler.config.yamlsource import YamlDocument
     from reconciler.diagnostics import Diagnostic
-
-
-class Outcome(StrEnum):
-    APPLIED = "applied"
-    FAILED = "failed"
-    NOT_ATTEMPTED = "not attempted"
-    MANUAL = "manual"  # left to a person: listed as a checklist
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeResult:
-    change: Change
-    outcome: Outcome
-    detail: str = ""
 
 
 class Adapter(ABC):
@@ -97,3 +82,6 @@ class EmrPackage:
     """A new adapter of that name."""
     diff: Callable[[Any, Any], Iterable[Change]]
     """The pure diff: (spec, live or None) -> changes. No I/O."""
+    check_secrets: Callable[[YamlDocument], Iterator[Diagnostic]] = lambda doc: iter(())
+    """Checks of the secret values that can be read where ``validate`` runs (``plan`` finds
+    the same problems as that clinic's error, so one clinic's secret never stops the rest)."""

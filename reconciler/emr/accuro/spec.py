@@ -108,13 +108,17 @@ def build_spec(data: dict[str, Any], base_dir: Path) -> AccuroSpec:
             base_url=api["base_url"].rstrip("/"),
             tenant=api["tenant"],
             uuid=api["uuid"],
-            client_id=SecretRef.from_document(api["client_id"], base_dir),
-            client_secret=SecretRef.from_document(api["client_secret"], base_dir),
-            subscription_key=SecretRef.from_document(api["subscription_key"], base_dir),
+            client_id=SecretRef.from_document(api["client_id"], base_dir, "emr.api.client_id"),
+            client_secret=SecretRef.from_document(
+                api["client_secret"], base_dir, "emr.api.client_secret"
+            ),
+            subscription_key=SecretRef.from_document(
+                api["subscription_key"], base_dir, "emr.api.subscription_key"
+            ),
         ),
         ocean_api_user=OceanApiUser(
             username=user["username"],
-            password=SecretRef.optional(user, "password", base_dir),
+            password=SecretRef.optional(user, "password", base_dir, "ocean_api_user"),
             offices=offices,
             undeclared_providers=UndeclaredPolicy(user.get("undeclared_providers", "report")),
         ),

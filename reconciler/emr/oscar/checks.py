@@ -15,7 +15,7 @@ from reconciler.emr.oscar.passwords import (
     password_problem,
     pin_problem,
 )
-from reconciler.errors import SecretError
+from reconciler.errors import SecretError, SecretValueError
 from reconciler.secrets import SecretRef
 
 
@@ -79,8 +79,34 @@ def _oscar(doc: YamlDocument, data: dict[str, Any], today: date) -> Iterator[Dia
                     f"the login {secret} is needed to create and verify the login record "
                     f"(e.g. {secret}: {{env: OCEANCONNECT_{secret.upper()}}})",
                 )
+
+
+def check_secrets(doc: YamlDocument) -> Iterator[Diagnostic]:
+    """The database URL, PIN and password, where their values can be read (``validate``)."""
+    data = doc.data
+    emr, connect = data.get("emr"), data.get("ocean_connect")
+    if isinstance(emr, dict) and emr.get("backend") == "sql":
+        yield from _database_url(doc, emr)
+    if not isinstance(connect, dict) or not isinstance(connect.get("login"), dict):
+        return
     if connect.get("pro_auth") is not True and connect.get("ensure", "present") == "present":
-        yield from _secret_rules(doc, login)
+        yield from _secret_rules(doc, connect["login"])
+
+
+def _database_url(doc: YamlDocument, emr: dict[str, Any]) -> Iterator[Diagnostic]:
+    """A database URL that cannot work, told at validate when its value can be read."""
+    database = emr.get("database")
+    if not isinstance(database, dict):
+        return
+    raw = _known_value(doc, database.get("url"))
+    if raw is None:
+        return
+    from reconciler.emr.oscar.connection import check_url_text  # SQLAlchemy: only when needed
+
+    try:
+        check_url_text(raw, "database URL")
+    except SecretValueError as exc:
+        yield doc.diagnostic(("emr", "database", "url"), str(exc))
 
 
 def _known_value(doc: YamlDocument, value: Any) -> str | None:

@@ -18,7 +18,13 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from reconciler.errors import AdapterError, EMRConnectionError, ReconcilerError, RefusedError
+from reconciler.errors import (
+    AdapterError,
+    EMRConnectionError,
+    ReconcilerError,
+    RefusedError,
+    SecretValueError,
+)
 from reconciler.secrets import SecretRef, redact
 
 ENCODE_HINT = (
@@ -62,22 +68,33 @@ def _host_as_written(raw: str) -> str | None:
 
 def parse_database_url(ref: SecretRef) -> URL:
     """The URL behind ``ref``, checked; errors name the reference, never the value."""
-    what = f"database.url {ref.describe()}"
-    raw = ref.resolve().reveal()
+    url = check_url_text(ref.resolve().reveal(), f"database.url {ref.describe()}")
+    if url.get_backend_name() == "sqlite":
+        path = url.database or ""
+        if path in ("", ":memory:") or not Path(path).is_file():
+            raise EMRConnectionError(
+                f"database.url {ref.describe()}: the SQLite file {path or '(none)'} does not exist"
+            )
+    return url
+
+
+def check_url_text(raw: str, what: str) -> URL:
+    """``raw`` as a URL this adapter can use (no connection made); errors begin with ``what``
+    and never hold any part of ``raw`` but, when unambiguous, its host."""
     if "://" not in raw:
-        raise AdapterError(
+        raise SecretValueError(
             f"{what} is not a database URL (expected mysql+pymysql://USER:PASSWORD@HOST/DB "
             "or sqlite:///PATH)"
         )
     netloc = _netloc(raw)
     if netloc.count("@") > 1:
-        raise AdapterError(f"{what}: more than one '@' before the host; {ENCODE_HINT}")
+        raise SecretValueError(f"{what}: more than one '@' before the host; {ENCODE_HINT}")
     try:
         url = make_url(raw)
     except Exception:  # ArgumentError, or ValueError from a port that is not a number
         host = _host_as_written(raw)
         where = f" (host {host})" if host else ""
-        raise AdapterError(
+        raise SecretValueError(
             f"{what} is not a valid database URL{where}: check the port is a number, and "
             f"{ENCODE_HINT}"
         ) from None
@@ -85,16 +102,16 @@ def parse_database_url(ref: SecretRef) -> URL:
         url = url.set(drivername="mysql+pymysql")
     backend = url.get_backend_name()
     if backend not in ("mysql", "mariadb", "sqlite"):
-        raise AdapterError(
+        raise SecretValueError(
             f"{what}: OSCAR runs on MySQL/MariaDB (mysql+pymysql://...) or, for demos, "
             f"SQLite (sqlite:///path); got a {backend} URL"
         )
     if backend != "sqlite" and url.get_driver_name() != "pymysql":
-        raise AdapterError(f"{what}: use the PyMySQL driver (mysql+pymysql://...)")
+        raise SecretValueError(f"{what}: use the PyMySQL driver (mysql+pymysql://...)")
     allowed = SQLITE_QUERY if backend == "sqlite" else MYSQL_QUERY
     unknown = sorted(set(url.query) - allowed)
     if unknown:
-        raise AdapterError(
+        raise SecretValueError(
             f"{what}: unknown query parameter(s) {', '.join(unknown)} "
             f"(allowed: {', '.join(sorted(allowed))})"
         )
@@ -103,11 +120,7 @@ def parse_database_url(ref: SecretRef) -> URL:
         import pymysql.charset  # type: ignore[import-untyped]
 
         if not isinstance(charset, str) or pymysql.charset.charset_by_name(charset) is None:
-            raise AdapterError(f"{what}: unknown charset (use utf8mb4)")
-    if backend == "sqlite":
-        path = url.database or ""
-        if path in ("", ":memory:") or not Path(path).is_file():
-            raise EMRConnectionError(f"{what}: the SQLite file {path or '(none)'} does not exist")
+            raise SecretValueError(f"{what}: unknown charset (use utf8mb4)")
     return url
 
 

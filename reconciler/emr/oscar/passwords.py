@@ -172,23 +172,26 @@ def pin_problem(pin: str) -> str | None:
     return None
 
 
-def lineage_problems(username: str, pin: str | None, lineage: Lineage) -> list[str]:
-    """What this lineage's login refuses beyond the rules of every OSCAR (never quoting a PIN).
+def lineage_problems(
+    username: str, pin: str | None, lineage: Lineage
+) -> tuple[str | None, str | None]:
+    """(user name problem, PIN problem) this lineage's login has beyond every OSCAR's rules
+    (never quoting the PIN).
 
     Open-O's login form replaces a user name that is not 1 to 10 letters and digits with
     "Invalid Username", and blanks a PIN that is not exactly 4 digits.
     """
     if lineage is not Lineage.OPENO:
-        return []
-    problems = []
+        return None, None
+    user_problem = pin_problem_ = None
     if not OPENO_USER_NAME.fullmatch(username):
-        problems.append(
+        user_problem = (
             f"ocean_connect.login.username '{username}': Open-O's login accepts only user "
             f"names of 1 to 10 letters and digits (this one has {len(username)} characters)"
         )
     if pin is not None and not OPENO_PIN.fullmatch(pin):
-        problems.append("ocean_connect.login.pin: Open-O's login accepts a PIN of exactly 4 digits")
-    return problems
+        pin_problem_ = "ocean_connect.login.pin: Open-O's login accepts a PIN of exactly 4 digits"
+    return user_problem, pin_problem_
 
 
 def password_problem(password: str, lineage: Lineage | None = None) -> str | None:

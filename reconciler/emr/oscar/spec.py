@@ -71,7 +71,9 @@ def build_spec(data: dict[str, Any], base_dir: Path) -> OscarSpec:
         edition=OscarEdition(emr["edition"]),
         backend=OscarBackend(emr["backend"]),
         database_url=(
-            SecretRef.from_document(emr["database"]["url"], base_dir) if "database" in emr else None
+            SecretRef.from_document(emr["database"]["url"], base_dir, "emr.database.url")
+            if "database" in emr
+            else None
         ),
         provider=OscarProvider(
             number=provider["number"],
@@ -83,8 +85,8 @@ def build_spec(data: dict[str, Any], base_dir: Path) -> OscarSpec:
         primary_role=connect.get("primary_role", "doctor"),
         login=OscarLogin(
             username=login["username"],
-            password=SecretRef.optional(login, "password", base_dir),
-            pin=SecretRef.optional(login, "pin", base_dir),
+            password=SecretRef.optional(login, "password", base_dir, "ocean_connect.login"),
+            pin=SecretRef.optional(login, "pin", base_dir, "ocean_connect.login"),
             pin_remote=bool(login.get("pin_remote", True)),
             pin_local=bool(login.get("pin_local", False)),
             force_password_reset=bool(login.get("force_password_reset", False)),

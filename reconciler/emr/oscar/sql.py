@@ -52,7 +52,13 @@ from reconciler.emr.oscar.tables import (
     user_role_t,
 )
 from reconciler.emr.oscar.writes import AUDIT_TABLES, Writer
-from reconciler.errors import AdapterError, ConflictError, RefusedError, StalePlanError
+from reconciler.errors import (
+    AdapterError,
+    ConflictError,
+    RefusedError,
+    SecretValueError,
+    StalePlanError,
+)
 from reconciler.model import Clinic
 from reconciler.plan import ABSENT, Change
 
@@ -388,16 +394,20 @@ def _check_secrets(spec: OscarSpec, lineage: Lineage | None) -> None:
         return
     login = spec.login
     if login.pin is not None and (problem := pin_problem(login.pin.resolve().reveal())):
-        raise AdapterError(f"ocean_connect.login.pin {login.pin.describe()}: {problem}")
+        raise SecretValueError(f"ocean_connect.login.pin {login.pin.describe()}: {problem}")
     if login.password is not None and (
         problem := password_problem(login.password.resolve().reveal(), lineage)
     ):
-        raise AdapterError(f"ocean_connect.login.password {login.password.describe()}: {problem}")
+        raise SecretValueError(
+            f"ocean_connect.login.password {login.password.describe()}: {problem}"
+        )
     if lineage is not None:
         pin = login.pin.resolve().reveal() if login.pin is not None else None
-        problems = lineage_problems(login.username, pin, lineage)
-        if problems:
-            raise AdapterError("; ".join(problems))
+        user_problem, pin_problem_ = lineage_problems(login.username, pin, lineage)
+        if user_problem:
+            raise ConflictError(user_problem)
+        if pin_problem_:
+            raise SecretValueError(pin_problem_)
 
 
 def _check_fit(spec: OscarSpec, facts: DatabaseFacts) -> None:

@@ -73,3 +73,24 @@ def test_update_user_is_a_provider_number(write_clinic: WriteClinic) -> None:
     assert field == "emr.database.update_user"
     data["emr"]["database"]["update_user"] = "-1"
     assert problems(write_clinic(data)) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql+pymysql://u:dbPW@leak-42@db.example.org/oscar", "more than one '@'"),
+        ("mysql+pymysql://u:pw-Zq9@db.example.org:notaport/oscar", "port is a number"),
+        ("mysql+pymysql://u:pw-Zq9@db.example.org/oscar?charset=x", "unknown charset"),
+        ("mysql+pymysql://u:pw-Zq9@db.example.org/oscar?foo=1", "unknown query parameter"),
+    ],
+)
+def test_a_database_url_that_cannot_work_is_told_at_validate(
+    write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch, url: str, says: str
+) -> None:
+    path = write_clinic(doc("oscar"))
+    monkeypatch.setenv("T_OSCAR_DB_URL", url)
+    ((field, message, severity),) = problems(path)
+    assert field == "emr.database.url" and says in message and severity is Severity.ERROR
+    assert "pw-Zq9" not in message and "leak-42" not in message and "dbPW" not in message
+    monkeypatch.setenv("T_OSCAR_DB_URL", "sqlite:///not/created/yet.db")  # fine before seeding
+    assert problems(path) == []

@@ -19,7 +19,7 @@ from reconciler.emr.oscar.connection import parse_database_url, summarise
 from reconciler.emr.oscar.passwords import Lineage
 from reconciler.emr.oscar.simulator import Scenario
 from reconciler.emr.oscar.sql import OscarSqlAdapter
-from reconciler.errors import AdapterError, EMRConnectionError, RefusedError
+from reconciler.errors import EMRConnectionError, RefusedError, SecretValueError
 from reconciler.secrets import SecretRef
 from tests.conftest import ROOT, OscarDB, doc
 
@@ -35,7 +35,7 @@ def adapter() -> Iterator[OscarSqlAdapter]:
 
 def url_error(monkeypatch: pytest.MonkeyPatch, url: str) -> str:
     monkeypatch.setenv("T_URL", url)
-    with pytest.raises(AdapterError) as info:
+    with pytest.raises(SecretValueError) as info:
         parse_database_url(SecretRef("env", "T_URL"))
     return str(info.value)
 

@@ -22,7 +22,7 @@ from reconciler.emr.oscar.passwords import (
 )
 from reconciler.emr.oscar.simulator import Scenario
 from reconciler.emr.oscar.sql import OscarSqlAdapter
-from reconciler.errors import AdapterError
+from reconciler.errors import AdapterError, ConflictError, SecretValueError
 from reconciler.model import Clinic
 from reconciler.plan import Action, Change
 from tests.conftest import OC_PASSWORD, OC_PIN, ROOT, OscarDB, doc
@@ -189,11 +189,11 @@ def test_open_o_refuses_a_long_user_name_and_a_pin_not_of_4_digits(
     db = make_oscar_db("sqlite", Lineage.OPENO)
     db.seed(Scenario.FRESH)
     oscar_env(db)
-    with pytest.raises(AdapterError, match="1 to 10 letters and digits") as info:
+    with pytest.raises(ConflictError, match="1 to 10 letters and digits") as info:
         adapter.read(clinic_for(db, ocean_connect__login__username="OceanConnect"))
     assert "OceanConnect" in str(info.value)
     monkeypatch.setenv("T_OC_PIN", "24680")
-    with pytest.raises(AdapterError, match="exactly 4 digits") as info:
+    with pytest.raises(SecretValueError, match="exactly 4 digits") as info:
         adapter.read(clinic_for(db))
     assert "24680" not in str(info.value)
 
@@ -206,7 +206,7 @@ def test_open_o_password_over_72_bytes_is_refused_at_plan(
     oscar_env(db)
     long_password = "Pässwörd-" * 9  # 99 bytes
     monkeypatch.setenv("T_OC_PASSWORD", long_password)
-    with pytest.raises(AdapterError, match="bcrypt, which takes at most 72 bytes") as info:
+    with pytest.raises(SecretValueError, match="bcrypt, which takes at most 72 bytes") as info:
         adapter.read(clinic_for(db))
     assert long_password not in str(info.value)
 
@@ -293,7 +293,7 @@ def test_a_pin_oscar_refuses_is_an_error_before_any_write(
 ) -> None:
     before = pbkdf2_db.execute("SELECT * FROM security ORDER BY security_no")
     monkeypatch.setenv("T_OC_PIN", pin)
-    with pytest.raises(AdapterError, match=rule) as info:
+    with pytest.raises(SecretValueError, match=rule) as info:
         adapter.read(clinic_for(pbkdf2_db))
     assert pin not in str(info.value) and "{env: T_OC_PIN}" in str(info.value)
     assert pbkdf2_db.execute("SELECT * FROM security ORDER BY security_no") == before
@@ -303,7 +303,7 @@ def test_a_password_with_a_space_is_refused(
     pbkdf2_db: OscarDB, adapter: OscarSqlAdapter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("T_OC_PASSWORD", "correct horse")
-    with pytest.raises(AdapterError, match="spaces in a password into backspaces"):
+    with pytest.raises(SecretValueError, match="spaces in a password into backspaces"):
         adapter.read(clinic_for(pbkdf2_db))
 
 

@@ -16,7 +16,13 @@ from reconciler.diff import diff
 from reconciler.emr.oscar.passwords import Lineage, Scheme, verify_password, verify_pin
 from reconciler.emr.oscar.simulator import Scenario
 from reconciler.emr.oscar.sql import OscarSqlAdapter
-from reconciler.errors import AdapterError, ConflictError, EMRConnectionError, StalePlanError
+from reconciler.errors import (
+    AdapterError,
+    ConflictError,
+    EMRConnectionError,
+    SecretValueError,
+    StalePlanError,
+)
 from reconciler.model import Clinic
 from reconciler.plan import Action, Change
 from tests.conftest import OC_PASSWORD, OC_PIN, ROOT, OscarDB, doc
@@ -320,12 +326,12 @@ def test_unreachable_and_wrong_databases(
         adapter.read(clinic())
     adapter.close()
     monkeypatch.setenv("T_OSCAR_DB_URL", "postgresql://u:pw1234@h/db")
-    with pytest.raises(AdapterError, match="OSCAR runs on MySQL/MariaDB") as info2:
+    with pytest.raises(SecretValueError, match="OSCAR runs on MySQL/MariaDB") as info2:
         adapter.read(clinic())
     assert "pw1234" not in str(info2.value)
     adapter.close()
     monkeypatch.setenv("T_OSCAR_DB_URL", "not a url at all")
-    with pytest.raises(AdapterError, match="is not a database URL"):
+    with pytest.raises(SecretValueError, match="is not a database URL"):
         adapter.read(clinic())
 
 

@@ -1,0 +1,458 @@
+"""An httpx client for the Accuro REST API, as the OceanAPI integration uses it.
+
+**Authentication: client credentials, not a password grant.** The partner flow QHR
+documents is ``POST {base}/v1/token?tenant=ACRON`` with the client id and secret as HTTP
+Basic and the form ``grant_type=client_credentials&scope=...`` (scope is required); it
+returns no refresh token. No password grant is documented for partners: the only one is
+the legacy ``/oauth/token``, which also needs an office id. The partner token is
+nevertheless user-bound: Okta puts the client's Service User (the OceanAPI user) in its
+``service_user_id`` claim, and the API then acts as that user, filtered by that user's
+Provider Permissions (FACTS.md §1a). So this client asks for a client-credentials token,
+and :meth:`AccuroClient.whoami` proves which user it is bound to; the OceanAPI user's
+password is never sent to the API.
+
+**Every call** sends the ``X-QHR-Subscription-Key`` header (also to the token endpoint:
+same gateway host, harmless) and, under ``/rest``, ``?uuid=``. A token is reused until
+``expires_in`` less a margin (a tenth of its life, at most a minute), and renewed once when
+the API answers 401 for the token itself (``invalid_token``); a second such 401 is an error.
+
+**Retries.** Reads (GET) and the token request (it creates nothing but a token) are retried,
+at most ``RetryPolicy.attempts`` times in all: after a 429, waiting its ``Retry-After``
+(refused when longer than ``max_retry_after``); after a 500/502/503/504, a timeout or a
+broken connection, with exponential backoff and jitter.
+
+**Errors** are reconciler's: :class:`~reconciler.errors.EMRConnectionError` when the API
+cannot be reached, times out, keeps failing (5xx, 429) or refuses the credentials (client
+secret, subscription key, a token rejected twice); :class:`AccuroApiError`, an
+``AdapterError``, for any other refusal (a wrong uuid, a deactivated user, a missing
+scope), and ``AdapterError`` for a response of the wrong shape. Messages are the client's
+own; the one piece of server text they carry (``error``/``message``) is cut short and has
+this client's secrets masked in every form, because Accuro echoes the token in some of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from reconciler.emr.accuro import api_model as m
+from reconciler.emr.accuro.spec import AccuroApi
+from reconciler.errors import AdapterError, EMRConnectionError
+from reconciler.secrets import REDACTED, Secret, forms
+
+log = logging.getLogger(__name__)
+
+SUBSCRIPTION_HEADER = "X-QHR-Subscription-Key"
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "user/provider.User.read",
+    "user/provider.Office.read",
+    "user/provider.ProviderPermissions.read",
+)
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+PAGE_SIZE = 50  # the API's maximum
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+MAX_DETAIL = 160
+SHORT = 8  # shorter secret forms are masked only as whole tokens
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How hard to try: ``attempts`` in all per request, backoff doubling from ``backoff``
+    up to ``backoff_max`` seconds, and the longest ``Retry-After`` worth waiting for."""
+
+    attempts: int = 4
+    backoff: float = 0.5
+    backoff_max: float = 8.0
+    max_retry_after: float = 60.0
+
+
+class AccuroApiError(AdapterError):
+    """The API refused a request; ``status`` and ``detail`` (its message, masked) say why."""
+
+    def __init__(self, message: str, *, status: int, path: str, detail: str) -> None:
+        super().__init__(message)
+        self.status, self.path, self.detail = status, path, detail
+
+
+class _Masks(logging.Filter):
+    """This client's secrets, in every form a third party may print them; as a log filter on
+    httpx's and httpcore's loggers it masks them in their records too (httpcore's debug
+    trace prints response headers, and Accuro's ``WWW-Authenticate`` echoes the token)."""
+
+    LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._values: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<{len(self._values)} masked values>"
+
+    def add(self, value: str) -> None:
+        self._values |= forms(value)
+
+    def mask(self, text: str) -> str:
+        for value in sorted(self._values, key=len, reverse=True):
+            if value not in text:
+                continue
+            if len(value) >= SHORT:
+                text = text.replace(value, REDACTED)
+            else:
+                token = rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
+                text = re.sub(token, REDACTED, text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = self.mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+    def attach(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).addFilter(self)
+
+    def detach(self) -> None:
+        for name in self.LOGGERS:
+            logging.getLogger(name).removeFilter(self)
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    value: Secret
+    expires_at: float
+
+
+def _as_secret(value: str | Secret) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)
+
+
+class AccuroClient:
+    """One clinic's Accuro API. Use it as a context manager, or call :meth:`close`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        tenant: str,
+        uuid: str,
+        client_id: str | Secret,
+        client_secret: str | Secret,
+        subscription_key: str | Secret,
+        scopes: tuple[str, ...] = DEFAULT_SCOPES,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.host = urlsplit(self.base_url).netloc or self.base_url
+        self.tenant, self.uuid, self.scopes = tenant, uuid, scopes
+        self.retry = retry or RetryPolicy()
+        self._client_id = _as_secret(client_id)
+        self._client_secret = _as_secret(client_secret)
+        self._key = _as_secret(subscription_key)
+        basic = f"{self._client_id.reveal()}:{self._client_secret.reveal()}".encode()
+        self._basic = Secret(base64.b64encode(basic).decode())
+        self._masks = _Masks()
+        for secret in (self._client_secret, self._key, self._basic):
+            self._masks.add(secret.reveal())
+        if len(self._client_id.reveal()) >= SHORT:
+            self._masks.add(self._client_id.reveal())
+        self._masks.attach()
+        self._token: _Token | None = None
+        self._clock, self._sleep = clock, sleep
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, follow_redirects=False
+        )
+
+    @classmethod
+    def from_spec(cls, api: AccuroApi, **options: Any) -> AccuroClient:
+        """A client for a clinic file's ``emr.api``; resolving its secret references may
+        raise ``SecretError`` (naming the reference, never the value)."""
+        return cls(
+            api.base_url,
+            tenant=api.tenant,
+            uuid=api.uuid,
+            client_id=api.client_id.resolve(),
+            client_secret=api.client_secret.resolve(),
+            subscription_key=api.subscription_key.resolve(),
+            **options,
+        )
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._masks.detach()
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"AccuroClient({self.base_url!r}, tenant={self.tenant!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what the adapter reads ---------------------------------------------------------
+    def offices(self) -> tuple[m.Office, ...]:
+        """Every office (the API neither pages nor filters them), ordered by id."""
+        path = "/rest/v1/offices"
+        items = self._parse(path, m.parse_list, self._get(path))
+        offices = [self._parse(path, m.parse_office, x) for x in items]
+        return tuple(sorted(offices, key=lambda o: o.office_id))
+
+    def providers_of_office(self, office_id: int) -> tuple[m.Provider, ...]:
+        """The providers of one office, ordered by id."""
+        path = f"/rest/v1/providers/offices/{int(office_id)}"
+        items = self._parse(path, m.parse_list, self._get(path))
+        providers = [self._parse(path, m.parse_provider, x) for x in items]
+        return tuple(sorted(providers, key=lambda p: p.provider_id))
+
+    def users(self, user_name: str | None = None) -> tuple[m.User, ...]:
+        """Users (``userName`` is an exact match on the server), every page of them."""
+        params = {"userName": user_name} if user_name is not None else {}
+        path = "/rest/v1/users"
+        return tuple(self._parse(path, m.parse_user, x) for x in self._pages(path, params))
+
+    def find_user(self, username: str) -> m.User | None:
+        """The user named exactly ``username`` (case included), or None."""
+        exact = [u for u in self.users(username) if u.username == username]
+        if len(exact) > 1:
+            raise AdapterError(f"Accuro at {self.host} lists {len(exact)} users named {username}")
+        return exact[0] if exact else None
+
+    def user_offices(self, user_id: int) -> tuple[m.Office, ...]:
+        """The offices a user belongs to, every page of them."""
+        path = f"/rest/v1/users/{int(user_id)}/offices"
+        return tuple(self._parse(path, m.parse_office, x) for x in self._pages(path, {}))
+
+    def accessible_providers(self, permissions_type: m.PermissionsType) -> tuple[int, ...]:
+        """Provider ids the token's user may read (or write) appointments for, sorted."""
+        path = "/rest/v1/accessible-providers"
+        body = self._get(path, {"permissionsType": m.PermissionsType(permissions_type).value})
+        return self._parse(path, m.parse_ids, body)
+
+    def whoami(self) -> m.WhoAmI:
+        """The tenant, the scopes and the user the token acts as."""
+        path = "/rest/v1/whoami"
+        return self._parse(path, m.parse_whoami, self._get(path))
+
+    # -- paging and parsing ---------------------------------------------------------------
+    def _pages(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
+        starting: int | None = None
+        seen = 0
+        while True:
+            query = {**params, "pageSize": PAGE_SIZE}
+            if starting is not None:
+                query["startingId"] = starting
+            page = self._parse(path, m.parse_envelope, self._get(path, query))
+            yield from page.contents
+            seen += len(page.contents)
+            if not page.contents or page.last_id is None or seen >= page.total:
+                return
+            if starting is not None and page.last_id <= starting:
+                raise AdapterError(f"Accuro at {self.host}: {path} paging did not advance")
+            starting = page.last_id
+
+    def _parse(self, path: str, parser: Callable[[Any, str], T], value: Any) -> T:
+        try:
+            return parser(value, path)
+        except m.MalformedResponse as exc:
+            raise AdapterError(
+                f"Accuro at {self.host}: unexpected answer to {path}: {exc}"
+            ) from exc
+
+    # -- tokens -----------------------------------------------------------------------------
+    def _bearer(self) -> str:
+        token = self._token
+        if token is None or self._clock() >= token.expires_at:
+            token = self._token = self._new_token()
+        return token.value.reveal()
+
+    def _new_token(self) -> _Token:
+        path = "/v1/token"
+        response = self._send(
+            "POST",
+            path,
+            params={"tenant": self.tenant},
+            headers={"Authorization": f"Basic {self._basic.reveal()}"},
+            data={"grant_type": "client_credentials", "scope": " ".join(self.scopes)},
+        )
+        if response.status_code == 401:
+            raise EMRConnectionError(
+                f"Accuro at {self.host} refused the client credentials for tenant "
+                f"{self.tenant} (HTTP 401); check client_id and client_secret"
+            )
+        if response.status_code != 200:
+            raise self._refusal(path, response, "the token request")
+        body = self._json(path, response)
+        if not isinstance(body, dict):
+            body = {}
+        value, expires_in = body.get("access_token"), body.get("expires_in")
+        if not isinstance(value, str) or not value or not isinstance(expires_in, int | float):
+            raise AdapterError(
+                f"Accuro at {self.host}: the token response lacks access_token or expires_in"
+            )
+        secret = Secret(value)
+        self._masks.add(value)
+        margin = min(60.0, expires_in / 10)
+        log.debug("accuro: new token for tenant %s, expires in %ss", self.tenant, expires_in)
+        return _Token(secret, self._clock() + expires_in - margin)
+
+    @staticmethod
+    def _token_rejected(response: httpx.Response) -> bool:
+        """A 401 about the token itself (renewing may help), not about the user or client."""
+        if response.headers.get("WWW-Authenticate", "").lower().startswith("bearer"):
+            return True
+        try:
+            body = response.json()
+        except ValueError:
+            return False
+        if not isinstance(body, dict):
+            return False
+        return body.get("error") in ("invalid_token", "unauthorized") or body.get("code") == "401"
+
+    # -- requests -----------------------------------------------------------------------
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        query = {**(params or {}), "uuid": self.uuid}
+        renewed = False
+        while True:
+            headers = {"Authorization": f"Bearer {self._bearer()}"}
+            response = self._send("GET", path, params=query, headers=headers)
+            if response.status_code == 401 and self._token_rejected(response):
+                self._token = None
+                if renewed:
+                    raise EMRConnectionError(
+                        f"Accuro at {self.host} rejected a newly issued token for GET {path} "
+                        f"(HTTP 401: {self._detail(response)})"
+                    )
+                log.debug("accuro: token rejected for GET %s; renewing once", path)
+                renewed = True
+                continue
+            if response.status_code == 200:
+                return self._json(path, response)
+            raise self._refusal(path, response, f"GET {path}")
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {SUBSCRIPTION_HEADER: self._key.reveal(), **kwargs.pop("headers", {})}
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
+            last = attempt == policy.attempts
+            try:
+                response = self._http.request(method, path, headers=headers, **kwargs)
+            except httpx.TimeoutException as exc:
+                if last:
+                    raise EMRConnectionError(
+                        f"Accuro at {self.host} did not answer {method} {path} in time "
+                        f"({type(exc).__name__}, {attempt} attempts)"
+                    ) from exc
+                delay = self._backoff(attempt)
+            except httpx.TransportError as exc:
+                if last:
+                    raise EMRConnectionError(
+                        f"could not reach Accuro at {self.host} for {method} {path} "
+                        f"({type(exc).__name__}, {attempt} attempts)"
+                    ) from exc
+                delay = self._backoff(attempt)
+            else:
+                status = response.status_code
+                log.debug("accuro: %s %s -> %s (attempt %s)", method, path, status, attempt)
+                if status == 429:
+                    delay = self._retry_after(response, attempt)
+                    if last or delay > policy.max_retry_after:
+                        raise EMRConnectionError(
+                            f"Accuro at {self.host} is rate limiting {method} {path} "
+                            f"(HTTP 429 after {attempt} attempts)"
+                        )
+                elif status in RETRY_STATUSES:
+                    if last:
+                        raise EMRConnectionError(
+                            f"Accuro at {self.host} failed {method} {path} with HTTP {status} "
+                            f"{attempt} times: {self._detail(response)}"
+                        )
+                    delay = self._backoff(attempt)
+                else:
+                    return response
+            log.debug("accuro: retrying %s %s in %.2fs", method, path, delay)
+            self._sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        base: float = min(self.retry.backoff_max, self.retry.backoff * 2.0 ** (attempt - 1))
+        return base * (0.5 + random.random() / 2)
+
+    def _retry_after(self, response: httpx.Response, attempt: int) -> float:
+        value = response.headers.get("Retry-After", "").strip()
+        if value.isdigit():
+            return float(value)
+        if value:
+            try:
+                return max(0.0, float(parsedate_to_datetime(value).timestamp()) - time.time())
+            except (TypeError, ValueError):
+                pass
+        return self._backoff(attempt)
+
+    # -- answers ------------------------------------------------------------------------
+    def _json(self, path: str, response: httpx.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise AdapterError(
+                f"Accuro at {self.host}: the answer to {path} is not JSON "
+                f"(HTTP {response.status_code})"
+            ) from None
+
+    def _detail(self, response: httpx.Response) -> str:
+        """The server's own message (``error_description``, ``error`` or ``message``),
+        short, with this client's secrets masked; else the reason phrase."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        text = ""
+        if isinstance(body, dict):
+            for key in ("error_description", "error", "message"):
+                if isinstance(body.get(key), str) and body[key].strip():
+                    text = body[key]
+                    break
+        text = " ".join((text or response.reason_phrase or "no message").split())
+        text = self._masks.mask(text)
+        return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 3] + "..."
+
+    def _refusal(self, path: str, response: httpx.Response, what: str) -> Exception:
+        status, detail = response.status_code, self._detail(response)
+        body: Any = None
+        with contextlib.suppress(ValueError):
+            body = response.json()
+        if status == 401 and isinstance(body, dict) and "subscription key" in str(body):
+            which = "a missing" if "missing" in str(body.get("message")) else "an invalid"
+            return EMRConnectionError(
+                f"Accuro's gateway at {self.host} refused {what}: {which} subscription key "
+                "(HTTP 401); check subscription_key"
+            )
+        hint = ""
+        if status == 400 and "uuid" in detail.lower():
+            hint = "; check emr.api.uuid"
+        elif status == 400 and path == "/v1/token":
+            hint = "; check the tenant and the scopes asked for"
+        return AccuroApiError(
+            f"Accuro at {self.host} refused {what} (HTTP {status}: {detail}){hint}",
+            status=status,
+            path=path,
+            detail=detail,
+        )

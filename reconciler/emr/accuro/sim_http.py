@@ -1,0 +1,390 @@
+"""The simulator's HTTP side: the token endpoint, ``/rest/v1/...`` and the ``/_sim`` admin API.
+
+A ``/rest`` request passes the checks a real one passes, in the same order (FACTS.md §1c):
+injected faults (the gateway), the subscription key (the gateway), the bearer token, the
+``uuid`` (required for every token here: the guide says every call carries it, [I]), the
+tenant, the authorized-client table, the REST module, the token's user (exists, active,
+external access), the endpoint's scope, then the endpoint.
+
+``/_sim/...`` is not part of Accuro: it plays the person at Accuro's screens (ticking
+Provider Permissions boxes, deactivating a user) and the test harness (faults, expiring
+tokens, the request log). It takes no credentials; bind the simulator to loopback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import uuid as uuidlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from reconciler.emr.accuro import sim_dto as dto
+from reconciler.emr.accuro.sim_seed import SeedClient, SeedUser
+from reconciler.emr.accuro.sim_state import Fault, RequestRecord, SimState, Token
+from reconciler.emr.accuro.spec import Permission
+
+log = logging.getLogger("reconciler.emr.accuro.simulator")
+
+SUBSCRIPTION_HEADER = "X-QHR-Subscription-Key"
+PAGE_DEFAULT, PAGE_MAX = 25, 50
+SCOPE_USER_READ = "user/provider.User.read"
+SCOPE_OFFICE_READ = "user/provider.Office.read"
+SCOPE_PERMISSIONS_READ = "user/provider.ProviderPermissions.read"
+
+
+class Reply(Exception):
+    """A response, raised from anywhere in the handling of a request."""
+
+    def __init__(self, status: int, body: dto.Body, headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
+class SimServer(ThreadingHTTPServer):
+    """A threading HTTP server holding one :class:`SimState`."""
+
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], state: SimState) -> None:
+        super().__init__(address, Handler)
+        self.state = state
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("simulator: connection from %s ended with an error", client_address)
+
+
+def _page_size(query: dict[str, str]) -> int:
+    try:
+        size = int(query.get("pageSize", PAGE_DEFAULT))
+    except ValueError:
+        raise Reply(400, dto.error("Request Constraint Violation")) from None
+    return PAGE_DEFAULT if size <= 0 else min(size, PAGE_MAX)
+
+
+def _starting_id(query: dict[str, str]) -> int | None:
+    if "startingId" not in query:
+        return None
+    try:
+        return int(query["startingId"])
+    except ValueError:
+        raise Reply(400, dto.error("Request Constraint Violation")) from None
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request; ``self.server`` is the :class:`SimServer`."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "AccuroSimulator/1"
+    timeout = 10  # an idle keep-alive connection's thread ends after this
+
+    @property
+    def state(self) -> SimState:
+        server = self.server
+        assert isinstance(server, SimServer)
+        return server.state
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("simulator: " + format, *args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    # -- plumbing -----------------------------------------------------------------------
+    def _handle(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path = unquote(url.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            if path.startswith("/_sim/"):
+                self._admin(method, path, body)
+            self._gateway(path)
+            if path == "/v1/token":
+                self._token(method, query, body)
+            if path.startswith("/rest/"):
+                self._rest(method, path, query)
+            raise Reply(404, dto.error(dto.NOT_FOUND))
+        except Reply as raised:
+            reply = raised
+        except Exception as exc:  # a simulator bug: answer as the API does, 500
+            log.debug("simulator: %s on %s %s", type(exc).__name__, method, path)
+            reply = Reply(
+                500, dto.error("Error processing request. Caused by: " + type(exc).__name__)
+            )
+        if not path.startswith("/_sim/"):  # logged before answering: a test reads it next
+            sent = bool(self.headers.get(SUBSCRIPTION_HEADER))
+            self.state.record(RequestRecord(method, path, query, sent, reply.status))
+        self._send(reply)
+
+    def _send(self, reply: Reply) -> None:
+        data = json.dumps(reply.body).encode() if reply.status != 204 else b""
+        self.send_response(reply.status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def _json(self, body: bytes) -> Any:
+        try:
+            return json.loads(body or b"{}")
+        except ValueError:
+            raise Reply(400, dto.error("the body is not JSON")) from None
+
+    # -- the gateway ----------------------------------------------------------------------
+    def _gateway(self, path: str) -> None:
+        fault = self.state.take_fault(path)
+        if fault is None:
+            return
+        if fault.latency:
+            self.state.stopping.wait(fault.latency)
+        if fault.status == 429:
+            headers = {"Retry-After": str(fault.retry_after)}
+            raise Reply(429, dto.rate_limited(fault.retry_after), headers)
+        if fault.status is not None:
+            raise Reply(fault.status, dto.server_error(fault.status))
+
+    # -- the token endpoint ---------------------------------------------------------------
+    def _client(self) -> SeedClient:
+        scheme, _, encoded = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "basic":
+            raise Reply(401, dto.TOKEN_UNAUTHORIZED)
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode()
+            client_id, sep, secret = decoded.partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise Reply(401, dto.TOKEN_UNAUTHORIZED) from None
+        for client in self.state.seed.clients:
+            if sep and client.client_id == client_id and client.client_secret == secret:
+                return client
+        raise Reply(401, dto.TOKEN_UNAUTHORIZED)
+
+    def _token(self, method: str, query: dict[str, str], body: bytes) -> None:
+        if method != "POST":
+            raise Reply(405, dto.TOKEN_BAD_REQUEST)
+        client = self._client()
+        content_type = self.headers.get("Content-Type", "")
+        if not query.get("tenant") or "application/x-www-form-urlencoded" not in content_type:
+            raise Reply(400, dto.TOKEN_BAD_REQUEST)
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        scopes = tuple(dict.fromkeys(form.get("scope", "").replace(",", " ").split()))
+        if form.get("grant_type") != "client_credentials" or not scopes:
+            raise Reply(400, dto.TOKEN_BAD_REQUEST)
+        if not set(scopes) <= set(client.scopes):
+            raise Reply(400, dto.TOKEN_BAD_REQUEST)
+        tenant = query["tenant"].removeprefix("ACRON-")
+        value, expires_in = self.state.issue_token(
+            client.client_id, client.service_user, tenant, scopes
+        )
+        raise Reply(
+            200,
+            {
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "access_token": value,
+                "scope": " ".join(scopes),
+            },
+        )
+
+    # -- /rest ----------------------------------------------------------------------------
+    def _bearer(self) -> Token:
+        scheme, _, value = (self.headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not value:
+            raise Reply(401, dto.NO_AUTHENTICATION, {"WWW-Authenticate": 'Bearer realm="oauth"'})
+        token, expired = self.state.token(value)
+        if token is None or expired:
+            # Accuro's own text echoes the token (OktaJwtAccessTokenConverter); so do we.
+            text = f"Access token expired: {value}" if token else "Error verifying the access token"
+            challenge = f'Bearer error="invalid_token", error_description="{text}"'
+            raise Reply(401, dto.invalid_token(text), {"WWW-Authenticate": challenge})
+        return token
+
+    def _context(self, query: dict[str, str]) -> tuple[Token, SeedUser | None]:
+        key = self.headers.get(SUBSCRIPTION_HEADER)
+        if not key:
+            raise Reply(401, dto.MISSING_KEY)
+        if key not in self.state.seed.subscription_keys:
+            raise Reply(401, dto.INVALID_KEY)
+        token = self._bearer()
+        seed = self.state.seed
+        if not query.get("uuid"):
+            raise Reply(400, dto.error(dto.UUID_MISSING))
+        try:
+            asked = uuidlib.UUID(query["uuid"])
+        except ValueError:
+            raise Reply(400, dto.error(dto.UUID_INVALID)) from None
+        if token.tenant.upper() != seed.tenant.upper():
+            raise Reply(401, dto.error(dto.CLINIC_NOT_FOUND))
+        if asked != uuidlib.UUID(seed.uuid):
+            raise Reply(400, dto.error(dto.UUID_MISMATCH))
+        client = next(c for c in seed.clients if c.client_id == token.client_id)
+        if not client.authorized:
+            raise Reply(401, dto.error(dto.CLIENT_NOT_AUTHORIZED))
+        if not seed.rest_api_module:
+            raise Reply(403, dto.error(dto.MODULE_DISABLED))
+        if token.service_user is None:
+            return token, None
+        user = self.state.user_named(token.service_user)
+        if user is None:
+            raise Reply(401, dto.error(dto.USER_GONE))
+        if not user.active:
+            raise Reply(401, dto.error(dto.USER_DEACTIVATED))
+        if not user.external_access:
+            raise Reply(401, dto.error(dto.NO_EXTERNAL_ACCESS))
+        return token, user
+
+    @staticmethod
+    def _scope(token: Token, scope: str) -> None:
+        if scope not in token.scopes:
+            raise Reply(401, dto.error(dto.ACCESS_DENIED))
+
+    def _rest(self, method: str, path: str, query: dict[str, str]) -> None:
+        token, user = self._context(query)
+        if method != "GET":
+            raise Reply(405, dto.error("HTTP 405 Method Not Allowed"))
+        state, username = self.state, user.username if user else None
+        if path == "/rest/v1/offices":
+            raise Reply(200, [dto.office(o) for o in state.offices])
+        if m := re.fullmatch(r"/rest/v1/providers/offices/(-?\d+)", path):
+            providers = state.providers_of_office(username, int(m[1]))
+            raise Reply(200, [dto.provider(p) for p in providers])
+        if path == "/rest/v1/users":
+            self._scope(token, SCOPE_USER_READ)
+            page, total = state.users_page(
+                query.get("userName"), _starting_id(query), _page_size(query)
+            )
+            last = page[-1].user_id if page else None
+            raise Reply(200, dto.envelope([dto.user(u) for u in page], total, last))
+        if m := re.fullmatch(r"/rest/v1/users/(\d+)/offices", path):
+            self._scope(token, SCOPE_OFFICE_READ)
+            start, size = _starting_id(query), _page_size(query)
+            offices = state.user_offices(int(m[1]))
+            after = [o for o in offices if start is None or o.office_id > start][:size]
+            last = after[-1].office_id if after else None
+            raise Reply(200, dto.envelope([dto.office(o) for o in after], len(offices), last))
+        if path == "/rest/v1/accessible-providers":
+            self._scope(token, SCOPE_PERMISSIONS_READ)
+            kind = query.get("permissionsType")
+            if not kind:
+                raise Reply(400, dto.error(dto.PERMISSIONS_TYPE_REQUIRED))
+            if kind not in ("READ_APPOINTMENTS", "WRITE_APPOINTMENTS"):
+                raise Reply(400, dto.error(f"Invalid permission Type: {kind}"))
+            ids = state.accessible_providers(username, write=kind == "WRITE_APPOINTMENTS")
+            raise Reply(200, ids)
+        if path == "/rest/v1/whoami":
+            raise Reply(200, dto.whoami(state, token.tenant, token.scopes, user))
+        raise Reply(404, dto.error(dto.NOT_FOUND))
+
+    # -- /_sim: not part of Accuro --------------------------------------------------------
+    def _admin(self, method: str, path: str, body: bytes) -> None:
+        state = self.state
+        if m := re.fullmatch(r"/_sim/grid/([^/]+)", path):
+            if method != "GET":
+                raise Reply(405, dto.error("use GET"))
+            if state.user_named(m[1]) is None:
+                raise Reply(404, dto.error(f"no user {m[1]}"))
+            raise Reply(200, [dto.grid_row(o, p, c) for o, p, c in state.grid_rows(m[1])])
+        if m := re.fullmatch(r"/_sim/grid/([^/]+)/offices/(\d+)/providers/(\d+)", path):
+            username, office_id, provider_id = m[1], int(m[2]), int(m[3])
+            if state.user_named(username) is None:
+                raise Reply(404, dto.error(f"no user {username}"))
+            if method == "GET":
+                row = state.row(username, office_id, provider_id)
+                raise Reply(200, dto.grid_row(office_id, provider_id, row))
+            if method == "DELETE":
+                cells: dict[Permission, Any] = dict.fromkeys(Permission, None)
+            elif method in ("PUT", "PATCH"):
+                cells = self._cells(self._json(body), replace_all=method == "PUT")
+            else:
+                raise Reply(405, dto.error("use GET, PUT, PATCH or DELETE"))
+            row = state.set_cells(username, office_id, provider_id, cells)
+            raise Reply(200, dto.grid_row(office_id, provider_id, row))
+        if m := re.fullmatch(r"/_sim/users/([^/]+)", path):
+            self._admin_user(method, m[1], body)
+        if path == "/_sim/faults":
+            if method == "DELETE":
+                state.clear_faults()
+                raise Reply(204, {})
+            if method == "POST":
+                fault = self._fault(self._json(body))
+                state.add_fault(fault)
+                raise Reply(201, fault.describe())
+            raise Reply(200, [f.describe() for f in state.faults])
+        if path == "/_sim/tokens/expire" and method == "POST":
+            raise Reply(200, {"expired": state.expire_tokens()})
+        raise Reply(404, dto.error(f"no admin endpoint {method} {path}"))
+
+    @staticmethod
+    def _cells(data: Any, *, replace_all: bool) -> dict[Permission, Any]:
+        if not isinstance(data, dict):
+            raise Reply(400, dto.error("send {column: level}"))
+        cells: dict[Permission, Any] = dict.fromkeys(Permission, None) if replace_all else {}
+        for name, level in data.items():
+            try:
+                column = Permission(str(name).lower())
+            except ValueError:
+                raise Reply(400, dto.error(f"unknown column {name}")) from None
+            if level not in (None, False, True, "full", "read_only"):
+                raise Reply(400, dto.error(f"{name}: use full, read_only, true or false"))
+            cells[column] = level
+        return cells
+
+    def _admin_user(self, method: str, username: str, body: bytes) -> None:
+        names = {
+            "active": "active",
+            "externalAccess": "external_access",
+            "systemAdmin": "system_admin",
+            "lockedDate": "locked_date",
+        }
+        if self.state.user_named(username) is None:
+            raise Reply(404, dto.error(f"no user {username}"))
+        if method == "PATCH":
+            data = self._json(body)
+            if not isinstance(data, dict) or not set(data) <= set(names):
+                raise Reply(400, dto.error(f"fields: {', '.join(names)}"))
+            self.state.set_user(username, **{names[k]: v for k, v in data.items()})
+        user = self.state.user_named(username)
+        assert user is not None
+        shown = dto.user(user)
+        assert isinstance(shown, dict)
+        raise Reply(200, {**shown, "externalAccess": user.external_access})
+
+    @staticmethod
+    def _fault(data: Any) -> Fault:
+        if not isinstance(data, dict):
+            raise Reply(400, dto.error("send a fault object"))
+        try:
+            fault = Fault(
+                status=int(data["status"]) if data.get("status") is not None else None,
+                latency=float(data.get("latency", 0.0)),
+                retry_after=int(data.get("retry_after", 1)),
+                count=int(data["count"]) if data.get("count", 1) is not None else None,
+                fraction=float(data.get("fraction", 1.0)),
+                path_prefix=str(data.get("path_prefix", "/")),
+            )
+        except (TypeError, ValueError):
+            raise Reply(400, dto.error("bad fault")) from None
+        if fault.status is None and not fault.latency:
+            raise Reply(400, dto.error("a fault needs a status or a latency"))
+        return fault

@@ -20,6 +20,15 @@ from reconciler.emr.accuro.spec import Permission
 
 Body = dict[str, Any] | list[Any]
 
+
+class Reply(Exception):
+    """A response, raised from anywhere in the handling of a request."""
+
+    def __init__(self, status: int, body: Body, headers: dict[str, str] | None = None):
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or {}
+
+
 TOKEN_BAD_REQUEST: Body = {"code": "400", "message": "Bad Request"}
 TOKEN_UNAUTHORIZED: Body = {"code": "401", "message": "Unauthorized"}
 MISSING_KEY: Body = {

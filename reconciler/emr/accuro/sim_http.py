@@ -6,9 +6,7 @@ injected faults (the gateway), the subscription key (the gateway), the bearer to
 tenant, the authorized-client table, the REST module, the token's user (exists, active,
 external access), the endpoint's scope, then the endpoint.
 
-``/_sim/...`` is not part of Accuro: it plays the person at Accuro's screens (ticking
-Provider Permissions boxes, deactivating a user) and the test harness (faults, expiring
-tokens, the request log). It takes no credentials; bind the simulator to loopback.
+``/_sim/...`` is not part of Accuro: see ``sim_admin``.
 """
 
 from __future__ import annotations
@@ -24,9 +22,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from reconciler.emr.accuro import sim_dto as dto
+from reconciler.emr.accuro.sim_admin import admin
+from reconciler.emr.accuro.sim_dto import Reply
 from reconciler.emr.accuro.sim_seed import SeedClient, SeedUser
-from reconciler.emr.accuro.sim_state import Fault, RequestRecord, SimState, Token
-from reconciler.emr.accuro.spec import Permission
+from reconciler.emr.accuro.sim_state import RequestRecord, SimState, Token
 
 log = logging.getLogger("reconciler.emr.accuro.simulator")
 
@@ -35,14 +34,6 @@ PAGE_DEFAULT, PAGE_MAX = 25, 50
 SCOPE_USER_READ = "user/provider.User.read"
 SCOPE_OFFICE_READ = "user/provider.Office.read"
 SCOPE_PERMISSIONS_READ = "user/provider.ProviderPermissions.read"
-
-
-class Reply(Exception):
-    """A response, raised from anywhere in the handling of a request."""
-
-    def __init__(self, status: int, body: dto.Body, headers: dict[str, str] | None = None):
-        super().__init__(status)
-        self.status, self.body, self.headers = status, body, headers or {}
 
 
 class SimServer(ThreadingHTTPServer):
@@ -116,7 +107,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         try:
             if path.startswith("/_sim/"):
-                self._admin(method, path, body)
+                admin(self.state, method, path, body)
             self._gateway(path)
             if path == "/v1/token":
                 self._token(method, query, body)
@@ -145,12 +136,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if data:
             self.wfile.write(data)
-
-    def _json(self, body: bytes) -> Any:
-        try:
-            return json.loads(body or b"{}")
-        except ValueError:
-            raise Reply(400, dto.error("the body is not JSON")) from None
 
     # -- the gateway ----------------------------------------------------------------------
     def _gateway(self, path: str) -> None:
@@ -295,96 +280,3 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/rest/v1/whoami":
             raise Reply(200, dto.whoami(state, token.tenant, token.scopes, user))
         raise Reply(404, dto.error(dto.NOT_FOUND))
-
-    # -- /_sim: not part of Accuro --------------------------------------------------------
-    def _admin(self, method: str, path: str, body: bytes) -> None:
-        state = self.state
-        if m := re.fullmatch(r"/_sim/grid/([^/]+)", path):
-            if method != "GET":
-                raise Reply(405, dto.error("use GET"))
-            if state.user_named(m[1]) is None:
-                raise Reply(404, dto.error(f"no user {m[1]}"))
-            raise Reply(200, [dto.grid_row(o, p, c) for o, p, c in state.grid_rows(m[1])])
-        if m := re.fullmatch(r"/_sim/grid/([^/]+)/offices/(\d+)/providers/(\d+)", path):
-            username, office_id, provider_id = m[1], int(m[2]), int(m[3])
-            if state.user_named(username) is None:
-                raise Reply(404, dto.error(f"no user {username}"))
-            if method == "GET":
-                row = state.row(username, office_id, provider_id)
-                raise Reply(200, dto.grid_row(office_id, provider_id, row))
-            if method == "DELETE":
-                cells: dict[Permission, Any] = dict.fromkeys(Permission, None)
-            elif method in ("PUT", "PATCH"):
-                cells = self._cells(self._json(body), replace_all=method == "PUT")
-            else:
-                raise Reply(405, dto.error("use GET, PUT, PATCH or DELETE"))
-            row = state.set_cells(username, office_id, provider_id, cells)
-            raise Reply(200, dto.grid_row(office_id, provider_id, row))
-        if m := re.fullmatch(r"/_sim/users/([^/]+)", path):
-            self._admin_user(method, m[1], body)
-        if path == "/_sim/faults":
-            if method == "DELETE":
-                state.clear_faults()
-                raise Reply(204, {})
-            if method == "POST":
-                fault = self._fault(self._json(body))
-                state.add_fault(fault)
-                raise Reply(201, fault.describe())
-            raise Reply(200, [f.describe() for f in state.faults])
-        if path == "/_sim/tokens/expire" and method == "POST":
-            raise Reply(200, {"expired": state.expire_tokens()})
-        raise Reply(404, dto.error(f"no admin endpoint {method} {path}"))
-
-    @staticmethod
-    def _cells(data: Any, *, replace_all: bool) -> dict[Permission, Any]:
-        if not isinstance(data, dict):
-            raise Reply(400, dto.error("send {column: level}"))
-        cells: dict[Permission, Any] = dict.fromkeys(Permission, None) if replace_all else {}
-        for name, level in data.items():
-            try:
-                column = Permission(str(name).lower())
-            except ValueError:
-                raise Reply(400, dto.error(f"unknown column {name}")) from None
-            if level not in (None, False, True, "full", "read_only"):
-                raise Reply(400, dto.error(f"{name}: use full, read_only, true or false"))
-            cells[column] = level
-        return cells
-
-    def _admin_user(self, method: str, username: str, body: bytes) -> None:
-        names = {
-            "active": "active",
-            "externalAccess": "external_access",
-            "systemAdmin": "system_admin",
-            "lockedDate": "locked_date",
-        }
-        if self.state.user_named(username) is None:
-            raise Reply(404, dto.error(f"no user {username}"))
-        if method == "PATCH":
-            data = self._json(body)
-            if not isinstance(data, dict) or not set(data) <= set(names):
-                raise Reply(400, dto.error(f"fields: {', '.join(names)}"))
-            self.state.set_user(username, **{names[k]: v for k, v in data.items()})
-        user = self.state.user_named(username)
-        assert user is not None
-        shown = dto.user(user)
-        assert isinstance(shown, dict)
-        raise Reply(200, {**shown, "externalAccess": user.external_access})
-
-    @staticmethod
-    def _fault(data: Any) -> Fault:
-        if not isinstance(data, dict):
-            raise Reply(400, dto.error("send a fault object"))
-        try:
-            fault = Fault(
-                status=int(data["status"]) if data.get("status") is not None else None,
-                latency=float(data.get("latency", 0.0)),
-                retry_after=int(data.get("retry_after", 1)),
-                count=int(data["count"]) if data.get("count", 1) is not None else None,
-                fraction=float(data.get("fraction", 1.0)),
-                path_prefix=str(data.get("path_prefix", "/")),
-            )
-        except (TypeError, ValueError):
-            raise Reply(400, dto.error("bad fault")) from None
-        if fault.status is None and not fault.latency:
-            raise Reply(400, dto.error("a fault needs a status or a latency"))
-        return fault

@@ -78,15 +78,6 @@ class RequestRecord:
 
 
 @dataclass(slots=True)
-class _Now:
-    clock: Callable[[], float] = time.time
-    offset: float = 0.0
-
-    def __call__(self) -> float:
-        return self.clock() + self.offset
-
-
-@dataclass(slots=True)
 class SimState:
     """One simulated Accuro; thread-safe."""
 
@@ -97,7 +88,7 @@ class SimState:
     tokens: dict[str, Token] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     requests: list[RequestRecord] = field(default_factory=list)
-    now: _Now = field(default_factory=_Now)
+    now: Callable[[], float] = time.time  # token expiry is wall-clock time
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.RLock = field(default_factory=threading.RLock)

@@ -28,7 +28,9 @@ Decisions where the sources are silent, kept here and in ``sim_dto``/``sim_http`
 - An unknown tenant gets a token, then 401 "Configuration error: Accuro clinic not found."
   on every ``/rest`` call, as the API answers a token whose tenant claim it cannot find.
 
-``/_sim/...`` is the simulator's own admin API, not Accuro's (see ``sim_http``).
+``/_sim/...`` is the simulator's own admin API, not Accuro's (``sim_admin``): it ticks grid
+boxes, deactivates users, injects faults (latency, 429 with Retry-After, 5xx) and shows
+the request log. It takes no credentials, so the simulator binds to loopback by default.
 
     python -m reconciler.emr.accuro.simulator --seed sim_seed.example.yaml --port 8765
 
@@ -102,7 +104,12 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Seed file (YAML or JSON); its secrets come from the environment variables it names.",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind (the /_sim admin API takes no credentials: keep it on loopback).",
+)
 @click.option("--port", default=8765, show_default=True, help="Port to listen on (0: any).")
 @click.option(
     "--token-lifetime", type=float, default=None, help="Seconds a token lives (default: seed)."

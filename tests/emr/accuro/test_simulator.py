@@ -312,3 +312,33 @@ def test_a_seed_never_shows_its_secrets():
     shown = repr(make_seed())
     assert CLIENT_SECRET not in shown
     assert SUBSCRIPTION_KEY not in shown
+
+
+def test_admin_token_lifetime_and_request_log(sim: Simulator, raw: Raw):
+    assert raw.http.put("/_sim/tokens/lifetime", json={"seconds": 5}).json() == {"seconds": 5}
+    assert raw.token().json()["expires_in"] == 5
+    assert raw.http.put("/_sim/tokens/lifetime", json={"seconds": -1}).status_code == 400
+    token = raw.token().json()["access_token"]
+    raw.get("/rest/v1/whoami", token=token)
+    log = raw.http.get("/_sim/requests").json()
+    assert [(r["method"], r["path"], r["status"]) for r in log] == [
+        ("POST", "/v1/token", 200),
+        ("POST", "/v1/token", 200),
+        ("GET", "/rest/v1/whoami", 200),
+    ]
+    assert log[-1]["query"] == {"uuid": UUID} and log[-1]["subscription_key_sent"] is True
+    assert token not in str(log)
+    assert raw.http.delete("/_sim/requests").status_code == 204
+    assert raw.http.get("/_sim/requests").json() == []
+    assert raw.http.post("/_sim/faults", json={"status": 404}).status_code == 400
+    once = raw.http.post("/_sim/faults", json={"status": 503}).json()
+    assert (once["count"], once["fraction"], once["path_prefix"]) == (1, 1.0, "/")
+    forever = raw.http.post("/_sim/faults", json={"latency": 0.01, "count": None}).json()
+    assert forever["count"] is None
+    assert raw.http.get("/_sim/nothing").status_code == 404
+
+
+def test_unknown_paths_and_methods(raw: Raw):
+    assert raw.get("/rest/v1/nothing").json() == {"error": "Resource not found."}
+    assert raw.http.get("/v1/token").status_code in (401, 405)
+    assert raw.http.get("/elsewhere").status_code == 404

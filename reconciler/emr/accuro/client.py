@@ -91,7 +91,14 @@ class _Masks(logging.Filter):
     httpx's and httpcore's loggers it masks them in their records too (httpcore's debug
     trace prints response headers, and Accuro's ``WWW-Authenticate`` echoes the token)."""
 
-    LOGGERS = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2")
+    LOGGERS = (
+        "httpx",
+        "httpcore.connection",
+        "httpcore.http11",
+        "httpcore.http2",
+        "httpcore.proxy",
+        "httpcore.socks",
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -115,7 +122,10 @@ class _Masks(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: logging reports it later
+            return True
         masked = self.mask(message)
         if masked != message:
             record.msg, record.args = masked, None
@@ -141,7 +151,8 @@ def _as_secret(value: str | Secret) -> Secret:
 
 
 class AccuroClient:
-    """One clinic's Accuro API. Use it as a context manager, or call :meth:`close`."""
+    """One clinic's Accuro API, for one thread at a time. Use it as a context manager, or
+    call :meth:`close` (which also detaches its log filter)."""
 
     def __init__(
         self,
@@ -304,7 +315,13 @@ class AccuroClient:
         if not isinstance(body, dict):
             body = {}
         value, expires_in = body.get("access_token"), body.get("expires_in")
-        if not isinstance(value, str) or not value or not isinstance(expires_in, int | float):
+        if (
+            not isinstance(value, str)
+            or not value
+            or isinstance(expires_in, bool)
+            or not isinstance(expires_in, int | float)
+            or expires_in < 0
+        ):
             raise AdapterError(
                 f"Accuro at {self.host}: the token response lacks access_token or expires_in"
             )
@@ -448,6 +465,8 @@ class AccuroClient:
         hint = ""
         if status == 400 and "uuid" in detail.lower():
             hint = "; check emr.api.uuid"
+        elif status == 401 and "clinic not found" in detail:
+            hint = "; check emr.api.tenant"
         elif status == 400 and path == "/v1/token":
             hint = "; check the tenant and the scopes asked for"
         return AccuroApiError(

@@ -306,3 +306,9 @@ def test_a_subscription_key_is_never_needed_by_the_token_endpoint(sim: Simulator
         )
     assert answer.status_code == 200
     assert SUBSCRIPTION_KEY not in answer.text
+
+
+def test_an_unknown_tenant_names_the_tenant_setting(sim: Simulator, client_for: ClientFactory):
+    with pytest.raises(AccuroApiError, match=r"clinic not found.*check emr\.api\.tenant"):
+        client_for(sim, tenant="ELSEWHERE").offices()
+    assert token_requests(sim) == 1

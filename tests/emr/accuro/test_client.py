@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -312,3 +313,15 @@ def test_an_unknown_tenant_names_the_tenant_setting(sim: Simulator, client_for: 
     with pytest.raises(AccuroApiError, match=r"clinic not found.*check emr\.api\.tenant"):
         client_for(sim, tenant="ELSEWHERE").offices()
     assert token_requests(sim) == 1
+
+
+def test_many_clients_at_once(sim: Simulator, client_for: ClientFactory):
+    clients = [client_for(sim) for _ in range(8)]
+
+    def work(client: AccuroClient) -> int:
+        return sum(len(client.providers_of_office(1)) for _ in range(10))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        assert list(pool.map(work, clients)) == [50] * 8
+    assert token_requests(sim) == 8
+    assert all(r.status == 200 for r in rest_requests(sim))

@@ -179,7 +179,7 @@ def _load(paths: tuple[Path, ...]) -> LoadResult:
     """Load and check clinic files; any error stops here (exit 1), warnings go to stderr.
 
     Secret values are not read here: an unusable one is that clinic's error at plan."""
-    result = load_clinics(paths, read_secrets=False)
+    result = load_clinics(paths, here_and_now=False)
     for warning in result.warnings:
         _out(warning.format(), err=True)
     result.raise_for_errors()

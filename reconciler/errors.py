@@ -3,6 +3,7 @@
     ReconcilerError                 exit 1 unless a subclass says otherwise
      ├── ConfigError                invalid clinic files (carries every diagnostic)
      ├── UsageError                 bad command-line use
+     ├── ClinicInputError           one clinic's declared value cannot work (that clinic's error)
      ├── SecretError                a secret reference that cannot be resolved
      │    └── SecretValueError      its value is unusable (empty, invisible characters, ...)
      ├── PlanFileError              a saved plan that cannot be read
@@ -53,6 +54,11 @@ class ConfigError(ReconcilerError):
 
 class UsageError(ReconcilerError):
     """The command line asks for something that cannot be done."""
+
+
+class ClinicInputError(ReconcilerError):
+    """A clinic's declared value cannot work as it stands (a date that has come), found while
+    planning: that clinic's error, the others still planned."""
 
 
 class SecretError(ReconcilerError):

@@ -309,3 +309,18 @@ def test_unwritable_plan_file_is_a_clear_error(
     result = run("plan", str(setup), "--out", str(blocker / "plan.json"))
     assert result.exit_code == 1
     assert "cannot write the plan file" in result.output and "internal error" not in result.output
+
+
+def test_a_date_that_has_come_stops_only_its_clinic(
+    run: Callable[..., Result], setup: Path, write_clinic: WriteClinic
+) -> None:
+    """validate says it; plan makes it that clinic's error and still plans the others."""
+    expired = doc("oscar", ocean_connect__login__expires="2020-01-01")
+    expired["clinic"]["id"] = "expired-clinic"
+    write_clinic(expired, "expired.yaml")
+    validate = run("validate", str(setup.parent))
+    assert validate.exit_code == 1 and "2020-01-01 is in the past" in validate.output
+    plan = run("plan", str(setup.parent), "--format", "json")
+    assert plan.exit_code == 1, plan.output
+    statuses = {c["id"]: c["status"] for c in json.loads(plan.stdout)["clinics"]}
+    assert statuses == {"expired-clinic": "error", "riverside-fht": "changes"}

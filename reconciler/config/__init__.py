@@ -95,12 +95,14 @@ def discover(paths: Iterable[Path]) -> list[Path]:
 
 
 def load_clinics(
-    paths: Sequence[Path] = (), today: date | None = None, read_secrets: bool = True
+    paths: Sequence[Path] = (), today: date | None = None, here_and_now: bool = True
 ) -> LoadResult:
     """Read and check every clinic file under ``paths`` (default ``clinics/``).
 
-    ``read_secrets`` also checks every secret value that can be read here (``validate``);
-    ``plan`` and ``apply`` pass False and meet those problems as one clinic's error.
+    ``here_and_now`` also runs the checks that depend on where and when this runs: every
+    secret value that can be read here, dates that have come (``validate``). ``plan`` and
+    ``apply`` pass False and meet those problems as one clinic's error, so a secret or a date
+    never stops the rest of a fleet.
     """
     today = today or date.today()
     result = LoadResult()
@@ -120,7 +122,7 @@ def load_clinics(
             for d in schema_diagnostics(doc)
             if not any(_within(d.field, format_field(block)) for block in misplaced)
         ]
-        found.extend(semantic_diagnostics(doc, today, read_secrets))
+        found.extend(semantic_diagnostics(doc, today, here_and_now))
         clinic_id = dig(doc.data, "clinic", "id")
         if isinstance(clinic_id, str):
             if clinic_id in first_by_id:

@@ -111,17 +111,18 @@ def secret_values(doc: YamlDocument) -> Iterator[Diagnostic]:
 
 
 def semantic_diagnostics(
-    doc: YamlDocument, today: date, read_secrets: bool = True
+    doc: YamlDocument, today: date, here_and_now: bool = True
 ) -> Iterator[Diagnostic]:
-    """Every problem of meaning. ``read_secrets``: also check the secret values that can be
-    read here (``validate``); ``plan`` and ``apply`` leave them to each clinic's adapter, so
-    one clinic's unusable secret is that clinic's error and the others still run."""
+    """Every problem of meaning. ``here_and_now``: also the checks that depend on where and
+    when this runs (secret values readable here, dates that have come), as ``validate`` does;
+    ``plan`` and ``apply`` leave them to each clinic's adapter, so such a problem is that
+    clinic's error and the others still run."""
     data = doc.data
     if not isinstance(data, dict):
         yield doc.diagnostic((), "a clinic file is a mapping that starts with 'version: 1'")
         return
     yield from invisible_characters(doc)
-    if read_secrets:
+    if here_and_now:
         yield from secret_values(doc)
     kind = dig(data, "emr", "kind")
     if kind not in kinds():
@@ -138,5 +139,5 @@ def semantic_diagnostics(
             at_key=True,
         )
     yield from emr(kind).check(doc, today)
-    if read_secrets:
-        yield from emr(kind).check_secrets(doc)
+    if here_and_now:
+        yield from emr(kind).check_here_and_now(doc, today)

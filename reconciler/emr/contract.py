@@ -82,6 +82,9 @@ class EmrPackage:
     """A new adapter of that name."""
     diff: Callable[[Any, Any], Iterable[Change]]
     """The pure diff: (spec, live or None) -> changes. No I/O."""
-    check_secrets: Callable[[YamlDocument], Iterator[Diagnostic]] = lambda doc: iter(())
-    """Checks of the secret values that can be read where ``validate`` runs (``plan`` finds
-    the same problems as that clinic's error, so one clinic's secret never stops the rest)."""
+    check_here_and_now: Callable[[YamlDocument, date], Iterator[Diagnostic]] = lambda doc, today: (
+        iter(())
+    )
+    """Checks that depend on where and when ``validate`` runs: secret values it can read,
+    dates that have come (``plan`` finds the same problems as that clinic's error, so one
+    clinic's secret or date never stops the rest)."""

@@ -152,7 +152,10 @@ def test_usernames(write_clinic: WriteClinic) -> None:
 def test_expiry_in_the_past_is_an_error(write_clinic: WriteClinic) -> None:
     past = messages(write_clinic(doc("oscar", ocean_connect__login__expires="2026-11-21")))
     assert any("2026-11-21 is in the past" in m for m in past)
-    assert messages(write_clinic(doc("oscar", ocean_connect__login__expires="2026-11-22"))) == []
+    # OSCAR compares the date (midnight) with the moment of login: the day itself is refused
+    today = messages(write_clinic(doc("oscar", ocean_connect__login__expires="2026-11-22")))
+    assert any("2026-11-22 is today" in m for m in today)
+    assert messages(write_clinic(doc("oscar", ocean_connect__login__expires="2026-11-23"))) == []
 
 
 def test_primary_role_must_be_among_roles(write_clinic: WriteClinic) -> None:

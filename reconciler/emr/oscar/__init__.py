@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.emr.contract import Adapter, EmrPackage, ManualAdapter
-from reconciler.emr.oscar.checks import check, check_secrets
+from reconciler.emr.oscar.checks import check, check_here_and_now
 from reconciler.emr.oscar.diff import diff_oscar
 from reconciler.emr.oscar.spec import OscarBackend, OscarSpec, build_spec
 
@@ -42,5 +42,5 @@ EMR = EmrPackage(
     adapter_name=_adapter_name,
     new_adapter=_new_adapter,
     diff=diff_oscar,
-    check_secrets=check_secrets,
+    check_here_and_now=check_here_and_now,
 )

@@ -59,18 +59,6 @@ def _oscar(doc: YamlDocument, data: dict[str, Any], today: date) -> Iterator[Dia
         yield doc.diagnostic(
             ("ocean_connect", "login", "username"), "must not contain spaces (OceanConnect)"
         )
-    expires = login.get("expires")
-    if isinstance(expires, str):
-        try:
-            when = date.fromisoformat(expires)
-        except ValueError:
-            return  # the schema reports the format
-        if when < today:
-            yield doc.diagnostic(
-                ("ocean_connect", "login", "expires"),
-                f"{expires} is in the past: open-source OSCAR and Open-O refuse the login "
-                "from that day on (OSCAR 15+ warns at each login); use a future date or null",
-            )
     if connect.get("pro_auth") is not True:
         for secret in ("password", "pin"):
             if backend == "sql" and secret not in login:
@@ -81,16 +69,35 @@ def _oscar(doc: YamlDocument, data: dict[str, Any], today: date) -> Iterator[Dia
                 )
 
 
-def check_secrets(doc: YamlDocument) -> Iterator[Diagnostic]:
-    """The database URL, PIN and password, where their values can be read (``validate``)."""
+def check_here_and_now(doc: YamlDocument, today: date) -> Iterator[Diagnostic]:
+    """What depends on where and when ``validate`` runs: the database URL, PIN and password
+    where their values can be read, and an expiry date that has come."""
     data = doc.data
     emr, connect = data.get("emr"), data.get("ocean_connect")
     if isinstance(emr, dict) and emr.get("backend") == "sql":
         yield from _database_url(doc, emr)
     if not isinstance(connect, dict) or not isinstance(connect.get("login"), dict):
         return
+    yield from _expiry(doc, connect["login"], today)
     if connect.get("pro_auth") is not True and connect.get("ensure", "present") == "present":
         yield from _secret_rules(doc, connect["login"])
+
+
+def _expiry(doc: YamlDocument, login: dict[str, Any], today: date) -> Iterator[Diagnostic]:
+    expires = login.get("expires")
+    if not isinstance(expires, str):
+        return
+    try:
+        when = date.fromisoformat(expires)
+    except ValueError:
+        return  # the schema reports the format
+    if when <= today:
+        yield doc.diagnostic(
+            ("ocean_connect", "login", "expires"),
+            f"{expires} is {'today' if when == today else 'in the past'}: open-source "
+            "OSCAR and Open-O refuse the login from that day on (OSCAR 15+ warns at each "
+            "login); use a later date or null",
+        )
 
 
 def _database_url(doc: YamlDocument, emr: dict[str, Any]) -> Iterator[Diagnostic]:
@@ -134,7 +141,8 @@ def _secret_rules(doc: YamlDocument, login: dict[str, Any]) -> Iterator[Diagnost
     if password is not None and len(password.encode("utf-8")) > BCRYPT_MAX_BYTES:
         yield doc.diagnostic(
             ("ocean_connect", "login", "password"),
-            f"longer than {BCRYPT_MAX_BYTES} bytes: Open-O (bcrypt) would refuse it, so plan "
-            "refuses it on an Open-O database",
+            f"longer than {BCRYPT_MAX_BYTES} bytes: Open-O's bcrypt uses only the first "
+            f"{BCRYPT_MAX_BYTES} (newer versions refuse longer ones), so plan refuses it on an "
+            "Open-O database",
             severity=Severity.WARNING,
         )

@@ -73,7 +73,7 @@ def parse_database_url(ref: SecretRef) -> URL:
         path = url.database or ""
         if path in ("", ":memory:") or not Path(path).is_file():
             raise EMRConnectionError(
-                f"database.url {ref.describe()}: the SQLite file {path or '(none)'} does not exist"
+                f"database.url {ref.describe()}: the SQLite file it names does not exist"
             )
     return url
 
@@ -173,6 +173,8 @@ _CODES = {
     1142: "the database user lacks a privilege",
     1146: "a table is missing{table}",
     1205: "lock wait timeout: another session holds these rows",
+    1292: "a stored date or number is invalid in column{column} (the database refuses it)",
+    1317: "the statement was interrupted (KILL QUERY, or the server is shutting down)",
     1213: "deadlock: another session changed the same rows",
     1364: "column{column} has no default value",
     1366: "a value cannot be stored in column{column} (its character set)",

@@ -188,13 +188,7 @@ def _login(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
     if row.using_mfa:
         fields.append(FieldChange("using_mfa", True, False))
     if fields:
-        texts = dict(LOGIN_IMPACT)
-        texts["expires"] = (
-            EXPIRY_WARNED if row.storage_version == STORAGE_VERSION else EXPIRY_REFUSED
-        )
-        for name, matches in (("password", row.password_matches), ("pin", row.pin_matches)):
-            if matches is not False:  # listed only because both are always written together
-                texts.pop(name)
+        texts = _login_texts(row)
         impact = " ".join(texts[f.name] for f in fields if f.name in texts)
         if row.storage_version is not None and any(f.name == "pin" for f in fields):
             impact += (
@@ -202,6 +196,16 @@ def _login(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
                 "security screen does."
             )
         yield _change(address, LOGIN, Action.UPDATE, live, tuple(fields), order=40, impact=impact)
+
+
+def _login_texts(row: OscarLoginRow) -> dict[str, str]:
+    """Why each login field matters, for this row (its storageVersion, which secrets fail)."""
+    texts = dict(LOGIN_IMPACT)
+    texts["expires"] = EXPIRY_WARNED if row.storage_version == STORAGE_VERSION else EXPIRY_REFUSED
+    for name, matches in (("password", row.password_matches), ("pin", row.pin_matches)):
+        if matches is not False:  # listed only because both are always written together
+            texts.pop(name)
+    return texts
 
 
 def _secret_fields(row: OscarLoginRow) -> list[FieldChange]:
@@ -245,26 +249,58 @@ def _pro_auth(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
                 *_integration_steps(spec),
             ),
         )
-    elif live.login.password_matches is False or live.login.pin_matches is False:
+    else:
+        row = live.login
         stale = [
             n
-            for n, ok in (
-                ("password", live.login.password_matches),
-                ("pin", live.login.pin_matches),
-            )
+            for n, ok in (("password", row.password_matches), ("pin", row.pin_matches))
             if ok is False
         ]
-        fields = tuple(FieldChange(n, "stored", "declared", sensitive=True) for n in stale)
+        fields = [FieldChange(n, "stored", "declared", sensitive=True) for n in stale]
+        # Pro Support's login row: the tool does not write it, but what OSCAR does with it
+        # (a forced reset, an expiry, storageVersion 1, MFA) still decides whether Ocean signs in.
+        want = _login_wanted(spec)
+        have = {
+            "provider": row.provider_no,
+            "pin_remote": row.pin_remote,
+            "pin_local": row.pin_local,
+            "force_password_reset": row.force_password_reset,
+            "expires": row.expires,
+        }
+        flags = list(_changed({k: (have[k], want[k]) for k in want}))
+        if row.storage_version is not None and row.storage_version != STORAGE_VERSION:
+            flags.append(FieldChange("storage_version", row.storage_version, STORAGE_VERSION))
+        if row.using_mfa:
+            flags.append(FieldChange("using_mfa", True, False))
+        if not fields and not flags:
+            return
+        steps = _integration_steps(spec) if fields else ()
+        if flags:
+            steps = (
+                *steps,
+                f"Ask OSCAR Pro Support to set the '{username}' login as declared: "
+                + "; ".join(f"{f.name} {_shown(f.after)}" for f in flags)
+                + ".",
+            )
+        texts = _login_texts(row)
+        impact = " ".join(texts[f.name] for f in flags if f.name in texts)
         yield _change(
             address,
             INTEGRATION,
             Action.STEP,
             live,
-            fields,
+            (*fields, *flags),
             order=50,
             mode=Mode.MANUAL,
-            steps=_integration_steps(spec),
+            steps=steps,
+            impact=impact or None,
         )
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _ref(ref: SecretRef | None, what: str) -> str:
@@ -391,7 +427,11 @@ def oscar_checklist(spec: OscarSpec) -> Iterator[Change]:
         f"Under 'Set primary role', select '{name}' and the role '{spec.primary_role}'; click "
         "'Set Primary Role'.",
     )
-    expiry = f"set to expire on {login.expires}" if login.expires else "no expiry"
+    expiry = (
+        f"Expiry ticked, date {login.expires}"
+        if login.expires
+        else "untick 'Expiry' (the screen ticks it by default)"
+    )
     yield step(
         f"{LOGIN}[{login.username}]",
         LOGIN,

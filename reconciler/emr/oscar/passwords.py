@@ -204,7 +204,8 @@ def password_problem(password: str, lineage: Lineage | None = None) -> str | Non
     size = len(password.encode("utf-8"))
     if lineage is Lineage.OPENO and size > BCRYPT_MAX_BYTES:
         return (
-            f"Open-O stores passwords with bcrypt, which takes at most {BCRYPT_MAX_BYTES} "
-            f"bytes (this one has {size}); choose a shorter password"
+            f"Open-O stores passwords with bcrypt, which uses only the first {BCRYPT_MAX_BYTES} "
+            f"bytes (its newer versions refuse longer ones; this one has {size}); choose a "
+            "shorter password"
         )
     return None

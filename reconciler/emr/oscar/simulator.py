@@ -159,6 +159,7 @@ FACT_TABLES = (
     "program",
     "program_provider",
     "SecurityArchive",
+    "providerArchive",
     "log",
     "recyclebin",
     "Facility",
@@ -285,9 +286,14 @@ def create_oscar_database(
     password: str,
     pin: str,
     number: str = "999990",
-    username: str = "OceanConnect",
+    username: str | None = None,
 ) -> None:
-    """Create OSCAR's tables in ``engine`` (dropping earlier ones) and seed them."""
+    """Create OSCAR's tables in ``engine`` (dropping earlier ones) and seed them.
+
+    ``username`` defaults to ``OceanConnect``, or ``OceanConn`` on Open-O, whose login takes
+    user names of at most 10 letters and digits."""
+    if username is None:
+        username = "OceanConn" if lineage is Lineage.OPENO else "OceanConnect"
     md = oscar_metadata(lineage, "sqlite" if engine.dialect.name == "sqlite" else "mysql")
     md.drop_all(engine)
     md.create_all(engine)

@@ -54,6 +54,7 @@ from reconciler.emr.oscar.tables import (
 from reconciler.emr.oscar.writes import AUDIT_TABLES, Writer
 from reconciler.errors import (
     AdapterError,
+    ClinicInputError,
     ConflictError,
     RefusedError,
     SecretValueError,
@@ -75,7 +76,19 @@ def _fingerprint(rows: Sequence[dict[str, Any]]) -> str:
 
 
 def _flag(value: Any) -> bool:
+    """A ``b_*LockSet``/``b_ExpireSet`` column: OSCAR compares it ``== 1``."""
     return str(value).strip() in {"1", "True", "true"}
+
+
+def _java_bool(value: Any) -> bool:
+    """A column OSCAR maps to a Java boolean (``forcePasswordReset``, ``usingMfa``): JDBC
+    reads any number but 0 as true (2 and -1 included); NULL is false."""
+    if value is None:
+        return False
+    try:
+        return int(value) != 0
+    except (TypeError, ValueError):
+        return str(value).strip().lower() == "true"
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +202,10 @@ class OscarSqlAdapter(Adapter):
             .order_by(program_provider_t.c.id)
         )
 
-        provider = _provider(spec, provider_rows, facts)
+        # Our own provider (its login is the declared one) may be renamed in the file; a
+        # provider with that number and other names, and no such login, is someone else's.
+        ours = any(str(r["provider_no"]) == number for r in login_rows)
+        provider = _provider(spec, provider_rows, facts, ours)
         login = None
         if login_rows:
             owner = login_rows[0]["provider_no"]
@@ -321,7 +337,7 @@ class _DatabaseLock:
 
 
 def _provider(
-    spec: OscarSpec, provider_rows: list[dict[str, Any]], facts: DatabaseFacts
+    spec: OscarSpec, provider_rows: list[dict[str, Any]], facts: DatabaseFacts, ours: bool
 ) -> OscarProviderRow | None:
     if not provider_rows:
         return None
@@ -335,7 +351,7 @@ def _provider(
         lossy(value, facts.charset("provider", column)).casefold()
         for value, column in zip(declared, ("last_name", "first_name"), strict=True)
     )
-    if stored not in ((declared[0].casefold(), declared[1].casefold()), as_stored):
+    if not ours and stored not in ((declared[0].casefold(), declared[1].casefold()), as_stored):
         raise ConflictError(
             f"provider number {number} belongs to '{p['last_name']}, {p['first_name']}'; "
             "choose another ocean_connect.provider.number"
@@ -345,7 +361,7 @@ def _provider(
         last_name=str(p["last_name"]),
         first_name=str(p["first_name"]),
         provider_type=str(p["provider_type"]),
-        active=str(p["status"]) == "1",
+        active=str(p["status"]).strip() != "0",  # OSCAR refuses only status '0'; NULL is active
     )
 
 
@@ -355,6 +371,8 @@ def _expires(s: dict[str, Any]) -> date | str | None:
     raw = s["date_ExpireDate"]
     if isinstance(raw, date):
         return raw
+    if raw is None:
+        return "expiry on, no date"  # OSCAR 2019 and Open-O refuse it; OSCAR 15+ (v2) fails
     try:
         return date.fromisoformat(str(raw)[:10])
     except ValueError:  # e.g. MySQL's zero date '0000-00-00'
@@ -374,14 +392,14 @@ def _login_row(spec: OscarSpec, s: dict[str, Any], facts: DatabaseFacts) -> Osca
         provider_no=None if s["provider_no"] is None else str(s["provider_no"]),
         pin_remote=_flag(s["b_RemoteLockSet"]),
         pin_local=_flag(s["b_LocalLockSet"]),
-        force_password_reset=_flag(s["forcePasswordReset"]),
+        force_password_reset=_java_bool(s["forcePasswordReset"]),
         expires=_expires(s),
         password_matches=None
         if password is None
         else verify_password(password, s["password"], scheme),
         pin_matches=None if pin is None else verify_pin(pin, s["pin"], scheme),
         storage_version=storage_version,
-        using_mfa=_flag(s["usingMfa"]) if facts.has_using_mfa else None,
+        using_mfa=_java_bool(s["usingMfa"]) if facts.has_using_mfa else None,
     )
 
 
@@ -389,9 +407,16 @@ def _login_row(spec: OscarSpec, s: dict[str, Any], facts: DatabaseFacts) -> Osca
 
 
 def _check_secrets(spec: OscarSpec, lineage: Lineage | None) -> None:
-    """A PIN or password OSCAR would refuse is an error naming the rule, never the value."""
+    """A PIN or password OSCAR would refuse is an error naming the rule, never the value;
+    so is an expiry date that has come (OSCAR 2019 and Open-O refuse the login that day)."""
     if spec.pro_auth or not spec.present:
         return
+    expires = spec.login.expires
+    if expires is not None and expires <= date.today():
+        raise ClinicInputError(
+            f"ocean_connect.login.expires {expires.isoformat()} has come: OSCAR 2019 and Open-O "
+            "refuse the login from that day on; set a later date or null"
+        )
     login = spec.login
     if login.pin is not None and (problem := pin_problem(login.pin.resolve().reveal())):
         raise SecretValueError(f"ocean_connect.login.pin {login.pin.describe()}: {problem}")

@@ -47,7 +47,14 @@ SECURITY_COLUMNS = (
     "lastUpdateUser",
     "lastUpdateDate",
 )
-OPTIONAL_SECURITY_COLUMNS = ("storageVersion", "usingMfa", "mfaSecret")
+OPTIONAL_SECURITY_COLUMNS = (
+    "storageVersion",
+    "usingMfa",
+    "mfaSecret",
+    "oneIdKey",
+    "oneIdEmail",
+    "delegateOneIdEmail",
+)
 security_t = tbl("security", *(col(c) for c in SECURITY_COLUMNS + OPTIONAL_SECURITY_COLUMNS))
 role_t = tbl("secRole", col("role_no"), col("role_name"))
 user_role_t = tbl(

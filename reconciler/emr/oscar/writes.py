@@ -25,7 +25,7 @@ change; every ``log`` row the adapter writes says ``reconciler`` in its ``data``
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -58,7 +58,14 @@ if TYPE_CHECKING:
 AUDIT_TABLES = ("SecurityArchive", "providerArchive", "log", "recyclebin")
 DEFAULT_UPDATE_USER = "-1"  # OSCAR's own "system" provider
 MARK = "reconciler"
-NEVER_EXPIRES = date(2100, 1, 1)
+
+
+def _rounded(value: Any) -> Any:
+    """A zero date as OSCAR's JDBC connection reads it (``zeroDateTimeBehavior=round``): a
+    strict session refuses '0000-00-00', so an archived copy holds 0001-01-01 instead."""
+    if isinstance(value, str) and value.startswith("0000-00-00"):
+        return "0001-01-01" + value[10:]
+    return value
 
 
 def now() -> datetime:
@@ -110,8 +117,13 @@ class Writer:
         if source is None or archive not in self.facts.tables:
             return
         columns = self.facts.columns[archive]
-        row = {k: v for k, v in {**source, **extra}.items() if k in columns and k != "id"}
+        row = {k: _rounded(v) for k, v in {**source, **extra}.items() if k in columns and k != "id"}
         self.conn.execute(insert(tbl(archive, *(col(k) for k in row))).values(row))
+
+    def _fit(self, table: str, column: str, value: str) -> str:
+        """``value`` cut to the column, as OSCAR's own (non-strict) insert stores it."""
+        info = self.facts.column(table, column)
+        return value[: info.length] if info and info.length else value
 
     # --- provider -------------------------------------------------------------------
 
@@ -176,7 +188,7 @@ class Writer:
             "provider_no": self._update_user("recyclebin"),
             "updatedatetime": self.now,
             "table_name": "secUserRole",
-            "keyword": f"{number}|{role}",
+            "keyword": self._fit("recyclebin", "keyword", f"{number}|{role}"),
             "table_content": f"<provider_no>{number}</provider_no><role_name>{role}</role_name>",
         }
         self.conn.execute(insert(recyclebin_t).values(row))
@@ -249,6 +261,9 @@ class Writer:
             names |= {"provider", "pin_remote", "pin_local", "force_password_reset", "expires"}
             names |= {"password", "pin", "using_mfa"}
             values["user_name"] = login.username
+            for one_id in ("oneIdKey", "oneIdEmail", "delegateOneIdEmail"):
+                if self._has("security", one_id):
+                    values[one_id] = ""  # OSCAR's Security entity starts them empty
         for name in names:
             if name == "provider":
                 values["provider_no"] = self.spec.provider.number
@@ -260,7 +275,7 @@ class Writer:
                 values["forcePasswordReset"] = int(login.force_password_reset)
             elif name == "expires":
                 values["b_ExpireSet"] = int(login.expires is not None)
-                values["date_ExpireDate"] = login.expires or NEVER_EXPIRES
+                values["date_ExpireDate"] = login.expires  # no expiry: NULL, as OSCAR writes
             elif name == "using_mfa" and self.facts.has_using_mfa:
                 values["usingMfa"] = 0
         if names & {"password", "pin", "storage_version"}:

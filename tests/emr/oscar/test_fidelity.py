@@ -5,6 +5,7 @@ writes is what OSCAR's screens write."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import date
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from reconciler.emr.oscar.passwords import (
 )
 from reconciler.emr.oscar.simulator import Scenario
 from reconciler.emr.oscar.sql import OscarSqlAdapter
-from reconciler.errors import AdapterError, ConflictError, SecretValueError
+from reconciler.errors import AdapterError, ClinicInputError, ConflictError, SecretValueError
 from reconciler.model import Clinic
 from reconciler.plan import Action, Change
 from tests.conftest import OC_PASSWORD, OC_PIN, ROOT, OscarDB, doc
@@ -206,7 +207,7 @@ def test_open_o_password_over_72_bytes_is_refused_at_plan(
     oscar_env(db)
     long_password = "Pässwörd-" * 9  # 99 bytes
     monkeypatch.setenv("T_OC_PASSWORD", long_password)
-    with pytest.raises(SecretValueError, match="bcrypt, which takes at most 72 bytes") as info:
+    with pytest.raises(SecretValueError, match="uses only the first 72 bytes") as info:
         adapter.read(clinic_for(db))
     assert long_password not in str(info.value)
 
@@ -487,3 +488,110 @@ def test_expiry_impact_says_what_this_login_row_does(
     assert "only warns" in login_change(plan(adapter, c)).impact  # storageVersion 2
     make_legacy_row(db)
     assert "refuses this login" in login_change(plan(adapter, c)).impact  # storageVersion 1
+
+
+# --- what the hostile review found ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [2, -1])
+def test_java_booleans_other_than_1_are_true(
+    pbkdf2_db: OscarDB, adapter: OscarSqlAdapter, value: int
+) -> None:
+    """OSCAR reads forcePasswordReset as a Java boolean: 2 or -1 sends Ocean to the reset page."""
+    db = pbkdf2_db
+    db.execute(
+        "UPDATE security SET forcePasswordReset = :v WHERE user_name = :u", v=value, u=db.username
+    )
+    c = clinic_for(db)
+    change = login_change(plan(adapter, c))
+    assert [(f.name, f.before, f.after) for f in change.fields] == [
+        ("force_password_reset", True, False)
+    ]
+    adapter.apply(c, (change,))
+    assert security(db, "forcePasswordReset") == (0,)
+
+
+def test_a_provider_whose_status_is_null_is_active(
+    pbkdf2_db: OscarDB, adapter: OscarSqlAdapter
+) -> None:
+    pbkdf2_db.execute("UPDATE provider SET status = NULL WHERE provider_no = '999990'")
+    assert plan(adapter, clinic_for(pbkdf2_db)) == ()  # OSCAR refuses only status '0'
+
+
+def test_an_expiry_that_has_come_is_that_clinics_error_at_plan(
+    pbkdf2_db: OscarDB, adapter: OscarSqlAdapter
+) -> None:
+    today = date.today().isoformat()
+    with pytest.raises(ClinicInputError, match=f"expires {today} has come"):
+        adapter.read(clinic_for(pbkdf2_db, ocean_connect__login__expires=today))
+
+
+def test_expiry_on_with_no_date_is_drift(pbkdf2_db: OscarDB, adapter: OscarSqlAdapter) -> None:
+    db = pbkdf2_db
+    db.execute(
+        "UPDATE security SET b_ExpireSet = 1, date_ExpireDate = NULL WHERE user_name = :u",
+        u=db.username,
+    )
+    c = clinic_for(db)
+    change = login_change(plan(adapter, c))
+    assert ("expires", "expiry on, no date", None) in [
+        (f.name, f.before, f.after) for f in change.fields
+    ]
+    adapter.apply(c, (change,))
+    assert plan(adapter, c) == ()
+
+
+def test_pro_auth_reports_what_oscar_does_with_pro_supports_login(
+    pbkdf2_db: OscarDB, adapter: OscarSqlAdapter
+) -> None:
+    """The tool never writes Pro Support's login, but a forced reset, an expiry or a
+    storageVersion 1 row still stops Ocean: a step for a person, not "in sync"."""
+    db = pbkdf2_db
+    make_legacy_row(db)
+    db.execute(
+        "UPDATE security SET forcePasswordReset = 1, b_ExpireSet = 1, "
+        "date_ExpireDate = '2020-01-01' WHERE user_name = :u",
+        u=db.username,
+    )
+    pro = clinic_for(
+        db, emr__edition="pro", ocean_connect__pro_auth=True, ocean_connect__login__expires=None
+    )
+    (step,) = plan(adapter, pro)
+    assert (step.resource, step.mode) == ("oscar.integration_credentials", "manual")
+    names = {f.name for f in step.fields}
+    assert {"force_password_reset", "expires", "storage_version"} <= names
+    assert any(
+        "Ask OSCAR Pro Support" in s and "force_password_reset false" in s for s in step.steps
+    )
+    before = db.execute("SELECT * FROM security WHERE user_name = :u", u=db.username)
+    adapter.apply(pro, ())
+    assert db.execute("SELECT * FROM security WHERE user_name = :u", u=db.username) == before
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_long_role_name_is_revoked_its_recycle_keyword_cut_as_oscar_does(
+    make_oscar_db: Make, oscar_env: Point, adapter: OscarSqlAdapter, backend: str
+) -> None:
+    db = make_oscar_db(backend, Lineage.LEGACY)
+    db.seed(Scenario.IN_SYNC)
+    oscar_env(db)
+    role = "r" * 58
+    db.execute("INSERT INTO secRole (role_name, description) VALUES (:r, 'long')", r=role)
+    db.execute(
+        "INSERT INTO secUserRole (provider_no, role_name, orgcd, activeyn, lastUpdateDate) "
+        "VALUES ('999990', :r, 'R0000001', 1, '2026-01-01 00:00:00')",
+        r=role,
+    )
+    c = clinic_for(db)
+    adapter.apply(c, plan(adapter, c))
+    assert plan(adapter, c) == ()
+    ((keyword, content),) = db.execute("SELECT keyword, table_content FROM recyclebin")
+    assert keyword == f"999990|{role}"[:50] and role in str(content)
+
+
+def test_a_zero_date_is_archived_as_oscar_rounds_it() -> None:
+    from reconciler.emr.oscar.writes import _rounded
+
+    assert _rounded("0000-00-00") == "0001-01-01"
+    assert _rounded("0000-00-00 00:00:00") == "0001-01-01 00:00:00"
+    assert _rounded("2026-01-01") == "2026-01-01" and _rounded(None) is None

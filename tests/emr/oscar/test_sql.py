@@ -227,7 +227,8 @@ def test_ensure_absent_deletes_login_revokes_roles_deactivates_provider(
         ),
         (
             "UPDATE provider SET last_name = 'Smith', first_name = 'John' "
-            "WHERE provider_no = '999990'",
+            "WHERE provider_no = '999990'; "
+            "DELETE FROM security WHERE user_name = 'OceanConnect'",
             "belongs to 'Smith, John'",
         ),
         ("DELETE FROM secRole WHERE role_name = 'doctor'", "do not exist in this OSCAR"),
@@ -242,7 +243,8 @@ def test_conflicts_are_clear_errors(
     oscar_db: OscarDB, oscar_env: Point, adapter: OscarSqlAdapter, sql: str, message: str
 ) -> None:
     oscar_env(oscar_db)
-    oscar_db.execute(sql)
+    for statement in sql.split("; "):
+        oscar_db.execute(statement)
     with pytest.raises(ConflictError, match=re.escape(message)):
         adapter.read(clinic())
 
@@ -393,3 +395,22 @@ def test_pro_auth_login_is_verified_never_written(
     before = oscar_db.execute("SELECT * FROM security WHERE user_name='OceanConnect'")
     adapter.apply(pro, ())  # nothing automatic to write
     assert oscar_db.execute("SELECT * FROM security WHERE user_name='OceanConnect'") == before
+
+
+def test_our_provider_renamed_in_the_file_is_updated_not_a_conflict(
+    oscar_db: OscarDB, oscar_env: Point, adapter: OscarSqlAdapter
+) -> None:
+    """Its login is the declared one, so the provider is ours whatever its names say."""
+    oscar_env(oscar_db)
+    c = clinic(ocean_connect__provider__first_name="OceanCloud")
+    changes = plan_changes(adapter, c)
+    (provider,) = [ch for ch in changes if ch.resource == "oscar.provider"]
+    assert [(f.name, f.before, f.after) for f in provider.fields] == [
+        ("first_name", "Ocean", "OceanCloud")
+    ]
+    adapter.apply(c, changes)
+    assert plan_changes(adapter, c) == ()
+    assert oscar_db.execute("SELECT first_name FROM provider WHERE provider_no = '999990'") == [
+        ("OceanCloud",)
+    ]
+    assert oscar_db.execute("SELECT first_name FROM providerArchive") == [("Ocean",)]

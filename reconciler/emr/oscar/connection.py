@@ -48,22 +48,35 @@ MYSQL_QUERY = frozenset(
     }
 )
 SQLITE_QUERY = frozenset({"timeout", "uri", "mode", "cache"})
-CONNECT_TIMEOUT = 10
+CONNECT_TIMEOUT = 10  # seconds; a URL's own ?connect_timeout= wins
+READ_TIMEOUT = 30  # seconds, per read or write; ?read_timeout= / ?write_timeout= win
 
 
-def _netloc(raw: str) -> str:
-    """The part between ``scheme://`` and the first ``/``, ``?`` or ``#`` after it."""
+_HOST = re.compile(r"[A-Za-z0-9._\-\[\]:]+")
+
+
+def _authority(raw: str) -> tuple[str | None, str] | None:
+    """(user info, host part) of ``raw``, or None when where the host starts is not certain:
+    more than one '@', or a '/', '?' or '#' before the '@' (an unencoded password)."""
     rest = raw.split("://", 1)[1] if "://" in raw else ""
-    return re.split(r"[/?#]", rest, maxsplit=1)[0]
+    ats = rest.count("@")
+    if ats > 1:
+        return None
+    if ats == 1:
+        userinfo, after = rest.split("@", 1)
+        if re.search(r"[/?#]", userinfo):
+            return None
+        return userinfo, re.split(r"[/?#]", after, maxsplit=1)[0]
+    return None, re.split(r"[/?#]", rest, maxsplit=1)[0]
 
 
 def _host_as_written(raw: str) -> str | None:
     """The host (and port) the user wrote, when the URL leaves no doubt where it starts."""
-    netloc = _netloc(raw)
-    if netloc.count("@") > 1:
+    authority = _authority(raw)
+    if authority is None:
         return None
-    host = netloc.rsplit("@", 1)[-1]
-    return host if re.fullmatch(r"[A-Za-z0-9._\-\[\]:]+", host or "") else None
+    host = authority[1]
+    return host if _HOST.fullmatch(host or "") else None
 
 
 def parse_database_url(ref: SecretRef) -> URL:
@@ -86,9 +99,11 @@ def check_url_text(raw: str, what: str) -> URL:
             f"{what} is not a database URL (expected mysql+pymysql://USER:PASSWORD@HOST/DB "
             "or sqlite:///PATH)"
         )
-    netloc = _netloc(raw)
-    if netloc.count("@") > 1:
-        raise SecretValueError(f"{what}: more than one '@' before the host; {ENCODE_HINT}")
+    if not raw.startswith("sqlite") and _authority(raw) is None:
+        raise SecretValueError(
+            f"{what}: where the host starts is not certain (more than one '@', or a '/', '?' "
+            f"or '#' before the '@'); {ENCODE_HINT}"
+        )
     try:
         url = make_url(raw)
     except Exception:  # ArgumentError, or ValueError from a port that is not a number
@@ -115,6 +130,9 @@ def check_url_text(raw: str, what: str) -> URL:
             f"{what}: unknown query parameter(s) {', '.join(unknown)} "
             f"(allowed: {', '.join(sorted(allowed))})"
         )
+    _check_query(url, what)
+    if url.port is not None and not 0 < url.port < 65536:
+        raise SecretValueError(f"{what}: the port must be between 1 and 65535")
     charset = url.query.get("charset")
     if charset is not None:
         import pymysql.charset  # type: ignore[import-untyped]
@@ -122,6 +140,30 @@ def check_url_text(raw: str, what: str) -> URL:
         if not isinstance(charset, str) or pymysql.charset.charset_by_name(charset) is None:
             raise SecretValueError(f"{what}: unknown charset (use utf8mb4)")
     return url
+
+
+_POSITIVE = ("connect_timeout", "read_timeout", "write_timeout", "timeout")
+_BOOLEAN = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
+_FILES = ("ssl_ca", "ssl_cert", "ssl_key")
+_TRUTH = {"true", "false", "1", "0", "yes", "no"}
+
+
+def _check_query(url: URL, what: str) -> None:
+    """The query's values as the driver will read them: numbers, booleans, files."""
+    for key, value in url.query.items():
+        text = value if isinstance(value, str) else ",".join(value)
+        if key in _POSITIVE:
+            number = float if key == "timeout" else int  # SQLite takes fractions, PyMySQL not
+            try:
+                ok = number(text) > 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise SecretValueError(f"{what}: {key} must be a positive number of seconds")
+        elif key in _BOOLEAN and text.lower() not in _TRUTH:
+            raise SecretValueError(f"{what}: {key} must be true or false")
+        elif key in _FILES and not Path(text).expanduser().is_file():
+            raise SecretValueError(f"{what}: the {key} file it names does not exist")
 
 
 def _strict_session(dbapi_connection: Any, _record: Any) -> None:
@@ -143,7 +185,16 @@ def make_engine(ref: SecretRef) -> Engine:
     url = parse_database_url(ref)
     kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
     if url.get_backend_name() != "sqlite":
-        kwargs["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
+        # A server that accepts the connection and never answers must not hang the run.
+        kwargs["connect_args"] = {
+            key: default
+            for key, default in (
+                ("connect_timeout", CONNECT_TIMEOUT),
+                ("read_timeout", READ_TIMEOUT),
+                ("write_timeout", READ_TIMEOUT),
+            )
+            if key not in url.query
+        }
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:

@@ -273,6 +273,10 @@ class OscarSqlAdapter(Adapter):
             lock.acquire()
             try:
                 with conn.begin():
+                    if conn.dialect.name == "sqlite":
+                        # pysqlite begins at the first write; take the write lock before
+                        # reading, so a second apply waits, then finds its plan stale.
+                        conn.exec_driver_sql("BEGIN IMMEDIATE")
                     snap = self._snapshot(conn, clinic.id, spec, lock=True)
                     for change in changes:
                         if snap.live.fingerprint(change.address) != change.fingerprint:

@@ -159,3 +159,76 @@ def test_an_unreachable_server_is_a_connection_error(
     with pytest.raises(EMRConnectionError, match="cannot connect") as info:
         adapter.read(c)
     assert "S3cretDbPw" not in str(info.value) and "127.0.0.1" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("mysql+pymysql://ocuser:Secret/1@db.example.org:33o6/oscar", "not certain"),
+        ("mysql+pymysql://ocuser:Secret/1@[fe80::1/oscar", "not certain"),
+        ("mysql+pymysql://ocuser:pa@ssXY9?zz@db.example.org/oscar", "not certain"),
+        ("mysql+pymysql://ocuser:Sec#ret@db.example.org/oscar", "not certain"),
+        ("mysql+pymysql://u:Secret1@db.example.org/oscar?connect_timeout=abc", "positive number"),
+        ("mysql+pymysql://u:Secret1@db.example.org/oscar?read_timeout=-5", "positive number"),
+        ("mysql+pymysql://u:Secret1@db.example.org/oscar?ssl_ca=/nonexist/x.pem", "ssl_ca file"),
+        ("mysql+pymysql://u:Secret1@db.example.org/oscar?ssl_verify_cert=maybe", "true or false"),
+        ("mysql+pymysql://u:Secret1@db.example.org:99999/oscar", "between 1 and 65535"),
+        ("sqlite:////tmp/x.db?timeout=abc", "positive number"),
+    ],
+)
+def test_urls_whose_host_or_values_are_wrong_never_show_the_user_or_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, says: str
+) -> None:
+    message = url_error(monkeypatch, url)
+    assert says in message
+    for piece in ("ocuser", "Secret", "ssXY9", "Sec#ret"):
+        assert piece not in message
+
+
+def test_a_server_that_never_answers_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port that accepts the connection and says nothing must not hang the run."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(5)
+    port = server.getsockname()[1]
+    monkeypatch.setenv("T_URL", f"mysql+pymysql://u:pw@127.0.0.1:{port}/db?read_timeout=1")
+    from reconciler.emr.oscar.connection import make_engine
+
+    engine = make_engine(SecretRef("env", "T_URL"))
+    try:
+        with pytest.raises(Exception) as info:  # the driver's error, translated by the adapter
+            engine.connect()
+        assert (
+            "timed out" in str(info.value).lower() or "lost connection" in str(info.value).lower()
+        )
+    finally:
+        engine.dispose()
+        server.close()
+
+
+def test_two_applies_on_one_sqlite_database_do_not_both_write(
+    make_oscar_db: Make, oscar_env: Callable[[OscarDB], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_oscar_db("sqlite", Lineage.PBKDF2)
+    db.seed(Scenario.DRIFT)
+    oscar_env(db)
+    monkeypatch.setenv("T_OSCAR_DB_URL", db.url + "?timeout=0.3")
+    c = build_clinic(YamlDocument("t.yaml", doc("oscar")), ROOT / "t.yaml")
+    first, second = OscarSqlAdapter(), OscarSqlAdapter()
+    plans = [diff(c, first.read(c)), diff(c, second.read(c))]
+    holder = create_engine(db.url).raw_connection()
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another run is writing
+        with pytest.raises(RefusedError, match="locked by another process"):
+            second.apply(c, plans[1])
+        holder.rollback()
+        first.apply(c, plans[0])
+        with pytest.raises(RefusedError):  # the plan it was given no longer holds
+            second.apply(c, plans[1])
+    finally:
+        holder.close()
+        first.close()
+        second.close()
+    assert db.execute("SELECT COUNT(*) FROM program_provider WHERE provider_no='999990'") == [(1,)]

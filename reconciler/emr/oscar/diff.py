@@ -176,14 +176,7 @@ def _login(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
         ]
         yield _change(address, LOGIN, Action.CREATE, live, tuple(fields), order=40)
         return
-    have = {
-        "provider": row.provider_no,
-        "pin_remote": row.pin_remote,
-        "pin_local": row.pin_local,
-        "force_password_reset": row.force_password_reset,
-        "expires": row.expires,
-    }
-    fields = list(_changed({k: (have[k], want[k]) for k in want}))
+    fields = _login_flags(row, want)
     fields += _secret_fields(row)
     if row.using_mfa:
         fields.append(FieldChange("using_mfa", True, False))
@@ -196,6 +189,18 @@ def _login(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
                 "security screen does."
             )
         yield _change(address, LOGIN, Action.UPDATE, live, tuple(fields), order=40, impact=impact)
+
+
+def _login_flags(row: OscarLoginRow, want: dict[str, Any]) -> list[FieldChange]:
+    """The login row's fields (not its secrets) that differ from ``want``."""
+    have = {
+        "provider": row.provider_no,
+        "pin_remote": row.pin_remote,
+        "pin_local": row.pin_local,
+        "force_password_reset": row.force_password_reset,
+        "expires": row.expires,
+    }
+    return list(_changed({k: (have[k], want[k]) for k in want}))
 
 
 def _login_texts(row: OscarLoginRow) -> dict[str, str]:
@@ -259,15 +264,7 @@ def _pro_auth(spec: OscarSpec, live: OscarLive) -> Iterator[Change]:
         fields = [FieldChange(n, "stored", "declared", sensitive=True) for n in stale]
         # Pro Support's login row: the tool does not write it, but what OSCAR does with it
         # (a forced reset, an expiry, storageVersion 1, MFA) still decides whether Ocean signs in.
-        want = _login_wanted(spec)
-        have = {
-            "provider": row.provider_no,
-            "pin_remote": row.pin_remote,
-            "pin_local": row.pin_local,
-            "force_password_reset": row.force_password_reset,
-            "expires": row.expires,
-        }
-        flags = list(_changed({k: (have[k], want[k]) for k in want}))
+        flags = _login_flags(row, _login_wanted(spec))
         if row.storage_version is not None and row.storage_version != STORAGE_VERSION:
             flags.append(FieldChange("storage_version", row.storage_version, STORAGE_VERSION))
         if row.using_mfa:

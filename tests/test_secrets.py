@@ -87,7 +87,7 @@ def test_a_leading_bom_and_one_line_ending_are_removed(
         ("Pw\x851234".encode(), r"U\+0085"),  # a C1 control
         (b"Pw-1234 \n", "ends with white space"),
         (b" Pw-1234\n", "starts with white space"),
-        ("Pw-1234\u00a0".encode(), "ends with white space"),  # a no-break space
+        ("Pw-1234\u00a0".encode(), r"U\+00A0 \(NO-BREAK SPACE\)"),  # anywhere, not only at an end
         (b"\xff\xfeP\x00w\x00", "not UTF-8 text"),  # UTF-16
         (b"Pw-\xe9", "not UTF-8 text"),  # latin-1
     ],

@@ -27,11 +27,18 @@ from reconciler.engine import (
     check_saved_plan,
     make_plan,
 )
-from reconciler.errors import ConfigError, ReconcilerError, UsageError, describe_unexpected
+from reconciler.errors import (
+    ConfigError,
+    PlanFileError,
+    ReconcilerError,
+    UsageError,
+    describe_unexpected,
+)
 from reconciler.exitcodes import EXIT_CODE_HELP, ExitCode
+from reconciler.interrupt import as_interrupted, handling_interrupts
 from reconciler.invisible import visible
 from reconciler.plan import SafetyRule
-from reconciler.planfile import read_plan, write_plan
+from reconciler.planfile import check_out_path, read_plan, write_plan
 from reconciler.render import RENDERERS, render_text
 from reconciler.render.common import step_lines
 from reconciler.secrets import redact_all
@@ -91,6 +98,14 @@ def _traceback(exc: BaseException) -> None:
     _out(redact_all("".join(traceback.format_exception(exc))).rstrip("\n"), err=True)
 
 
+def _debug_first(args: list[str]) -> list[str]:
+    """``--debug`` anywhere before ``--`` (``reconcile plan --debug``) counts as given first."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
+
+
 class ReconcileGroup(click.Group):
     """Owns the exit code: ReconcilerError -> its code, click usage errors -> 1 (not 2).
 
@@ -106,11 +121,15 @@ class ReconcileGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        debug = "--debug" in (args if args is not None else sys.argv[1:])
+        args = _debug_first(list(args) if args is not None else sys.argv[1:])
+        debug = bool(args) and args[0] == "--debug"
         try:
             with _debug_log(debug):
                 rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Abort:
+        except click.exceptions.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # Ctrl-C, which click turns
+                click.echo("Interrupted.", err=True)  # into Abort
+                sys.exit(as_interrupted(exc.__cause__).exit_code)
             click.echo("Aborted.", err=True)
             sys.exit(ExitCode.INVALID)
         except click.ClickException as exc:
@@ -126,9 +145,9 @@ class ReconcileGroup(click.Group):
                 _traceback(exc)
             _echo_error(str(exc))
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             click.echo("Interrupted.", err=True)
-            sys.exit(130)
+            sys.exit(as_interrupted(exc).exit_code)
         except Exception as exc:
             if debug:
                 _traceback(exc)
@@ -219,15 +238,23 @@ def plan(
     detailed_exitcode: bool,
 ) -> int:
     """Show how live EMR state differs from the clinic files."""
-    clinics = _load(paths).select(clinic_ids)
+    loaded = _load(paths)
+    if out is not None:
+        check_out_path(out, loaded.files)
+    clinics = loaded.select(clinic_ids)
     with AdapterPool() as pool:
         result = make_plan(clinics, pool.for_clinic, _commit(paths))
     _out(RENDERERS[fmt](result), nl=False)
+    code = result.error_exit if result.has_errors else ExitCode.OK
     if out is not None:
-        write_plan(result, out)
+        try:
+            write_plan(result, out)
+        except PlanFileError as exc:  # the highest code wins: a clinic's 3 over this 1
+            _echo_error(str(exc))
+            return max(code, exc.exit_code)
         _out(f"Saved plan {result.plan_id} to {out}", err=True)
     if result.has_errors:
-        return result.error_exit
+        return code
     return ExitCode.CHANGES if detailed_exitcode and result.has_changes else ExitCode.OK
 
 
@@ -255,14 +282,19 @@ def _print_outcome(outcome: ClinicOutcome) -> None:
 def _print_stop(report: ApplyReport) -> None:
     """Apply stopped part-way: say exactly what was written to the EMR before it did."""
     _echo_error(f"{report.stopped}; apply stopped there: no later clinic was written")
-    written = report.written()
-    if not written:
+    written, cut_short = report.written(), report.cut_short()
+    if not written and not cut_short:
         _out("Nothing was written to any EMR in this run.")
         return
-    _out("Written to the EMR in this run:")
+    if written:
+        _out("Written to the EMR in this run:")
     for clinic_id, r in written:
         verified = r.verified.value if r.verified else "not verified"
         _out(f"  {clinic_id}  {r.change.address}  ({r.outcome.value}; live state: {verified})")
+    if cut_short:
+        _out("Interrupted while being written (rolled back unless already committed):")
+    for clinic_id, r in cut_short:
+        _out(f"  {clinic_id}  {r.change.address}  (plan again to see)")
 
 
 @cli.command(epilog=EPILOG)
@@ -316,7 +348,17 @@ def apply(
                 )
             wanted = [c for c in saved.clinics if not clinic_ids or c.id in clinic_ids]
             saved = replace(saved, clinics=tuple(wanted))
+            saved.refuse_errors(plan_file)
             ids = set(saved.clinic_ids)
+            given = {c.id for c in clinics}
+            outside = [cid for cid in saved.clinic_ids if cid not in given]
+            if outside:
+                raise UsageError(
+                    f"the saved plan {saved.plan_id} ({plan_file}) plans "
+                    f"{', '.join(outside[:10])}{' ...' if len(outside) > 10 else ''}, not in "
+                    "the clinic files given; give the paths the plan was made from, or narrow "
+                    "it with --clinic"
+                )
             fresh = make_plan([c for c in clinics if c.id in ids], pool.for_clinic, commit)
             result = check_saved_plan(saved, fresh)
             _out(f"Applying saved plan {saved.plan_id}.")
@@ -336,7 +378,8 @@ def apply(
             click.confirm("Apply these changes?", abort=True)
         audit = AuditLog(audit_log, loaded.file_hashes)
         audit.check_writable()
-        report = apply_plan(result, pool.for_clinic, rules, audit, _print_outcome)
+        with handling_interrupts():
+            report = apply_plan(result, pool.for_clinic, rules, audit, _print_outcome)
     if report.stopped is not None:
         _print_stop(report)
     ok = sum(o.ok for o in report.outcomes)

@@ -29,6 +29,7 @@ from reconciler.errors import (
     describe_unexpected,
 )
 from reconciler.exitcodes import ExitCode
+from reconciler.interrupt import Interrupted, as_interrupted, interruptible, pending
 from reconciler.model import Clinic
 from reconciler.plan import Change, ClinicPlan, Mode, Plan, SafetyRule
 from reconciler.planfile import SavedPlan
@@ -207,6 +208,7 @@ class ClinicOutcome:
     error_exit: ExitCode = ExitCode.EMR_FAILED
     converged: bool = True
     pending_after: tuple[Change, ...] = ()
+    interrupted: Interrupted | None = None
 
     @property
     def ok(self) -> bool:
@@ -226,10 +228,16 @@ class ClinicOutcome:
 class ApplyReport:
     outcomes: list[ClinicOutcome] = field(default_factory=list)
     stopped: str | None = None
-    """Why apply stopped before the remaining clinics (the audit log could not be written)."""
+    """Why apply stopped before the remaining clinics (the audit log could not be written,
+    an interrupt)."""
+    interrupted: Interrupted | None = None
 
     @property
-    def exit_code(self) -> ExitCode:
+    def exit_code(self) -> int:
+        """128 + the signal after an interrupt (130 SIGINT, 143 SIGTERM), else the highest
+        of the clinics' codes (3 when apply stopped on the audit log)."""
+        if self.interrupted is not None:
+            return self.interrupted.exit_code
         codes = [o.exit_code for o in self.outcomes]
         if self.stopped is not None:
             codes.append(ExitCode.EMR_FAILED)
@@ -243,6 +251,16 @@ class ApplyReport:
             for o in self.outcomes
             for r in o.results
             if r.attempt is Result.APPLIED
+        ]
+
+    def cut_short(self) -> list[tuple[str, ChangeReport]]:
+        """(clinic, change) for every change an interrupt cut short while the adapter was
+        writing it: rolled back, unless the write had already committed."""
+        return [
+            (o.clinic_id, r)
+            for o in self.outcomes
+            for r in o.results
+            if r.detail.startswith(_CUT_SHORT)
         ]
 
 
@@ -260,25 +278,52 @@ def apply_plan(
 ) -> ApplyReport:
     """Apply ``plan`` (already checked against a saved plan, if any), then verify each clinic.
 
-    Each clinic's results go to ``audit`` once verified; if it cannot take them, apply stops
-    there: no later clinic is written.
+    Each clinic's results go to ``audit`` once verified; if it cannot take them (for any
+    reason), apply stops there: no later clinic is written. An interrupt (see
+    :mod:`reconciler.interrupt`) cuts short only an adapter writing or re-reading a clinic;
+    that clinic is still recorded, no later clinic is written, and ``report.interrupted``
+    says which signal it was.
     """
     check_safety(plan, allow)
     report = ApplyReport()
     for cp in plan.clinics:
+        if report.stopped is None and (interrupt := pending()) is not None:
+            _stop_for(report, interrupt)
         if report.stopped is not None:
-            outcome = _not_attempted(cp, "apply stopped before this clinic (the audit log)")
+            outcome = _not_attempted(cp, f"apply stopped before this clinic ({report.stopped})")
         else:
-            outcome = _apply_clinic(cp, adapters)
+            try:
+                outcome = _apply_clinic(cp, adapters)
+            except KeyboardInterrupt as exc:  # before the adapter was handed anything
+                outcome = _not_attempted(cp, "interrupted before anything was written")
+                outcome.interrupted = as_interrupted(exc)
             if audit is not None and outcome.attempted:
-                try:
-                    audit.record(cp.clinic, outcome.attempted, plan.plan_id)
-                except AuditLogError as exc:
-                    report.stopped = f"{exc}: the results of {cp.clinic.id} are not in it"
+                _record(report, audit, cp, outcome, plan.plan_id)
+            if outcome.interrupted is not None:
+                _stop_for(report, outcome.interrupted)
         report.outcomes.append(outcome)
         if on_outcome:
             on_outcome(outcome)
     return report
+
+
+def _stop_for(report: ApplyReport, interrupt: Interrupted) -> None:
+    report.interrupted = report.interrupted or interrupt
+    report.stopped = report.stopped or f"interrupted by {interrupt.name}"
+
+
+def _record(
+    report: ApplyReport, audit: AuditSink, cp: ClinicPlan, outcome: ClinicOutcome, plan_id: str
+) -> None:
+    """Hand the clinic's results to the audit log; whatever goes wrong there stops apply,
+    and the report says what was written."""
+    try:
+        audit.record(cp.clinic, outcome.attempted, plan_id)
+    except AuditLogError as exc:
+        report.stopped = f"{exc}: the results of {cp.clinic.id} are not in it"
+    except Exception as exc:
+        doing = f"the audit log failed for {cp.clinic.id}"
+        report.stopped = f"{_unexpected(exc, doing)}; its results are not in it"
 
 
 def _not_attempted(cp: ClinicPlan, why: str) -> ClinicOutcome:
@@ -304,7 +349,16 @@ def _apply_clinic(cp: ClinicPlan, adapters: AdapterFor) -> ClinicOutcome:
     attempt, detail = Result.APPLIED, ""
     with secret_scope(cp.clinic.id):
         try:
-            adapter.apply(cp.clinic, automatic)
+            with interruptible():
+                adapter.apply(cp.clinic, automatic)
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, Interrupted) and not exc.during:
+                raise  # noted before the adapter was handed anything: not attempted
+            outcome.interrupted = as_interrupted(exc)
+            attempt = Result.FAILED
+            detail = f"{_CUT_SHORT} by {outcome.interrupted.name}: rolled back unless it had "
+            detail += "already committed; plan again to see"
+            outcome.error = detail
         except ReconcilerError as exc:
             refused = isinstance(exc, RefusedError)  # a stale plan, another run's lock
             attempt = Result.NOT_ATTEMPTED if refused else Result.FAILED
@@ -313,7 +367,17 @@ def _apply_clinic(cp: ClinicPlan, adapters: AdapterFor) -> ClinicOutcome:
             doing = f"the {adapter.name} adapter failed while applying"
             attempt, detail = Result.FAILED, _unexpected(exc, doing)
             outcome.error = detail
-    verified, problem = _verify(cp, adapter)
+    if outcome.interrupted is not None:
+        verified = {c.address: Verified.NOT_VERIFIED for c in automatic}
+        problem: str | None = None
+    else:
+        try:
+            with interruptible():
+                verified, problem = _verify(cp, adapter)
+        except KeyboardInterrupt as exc:
+            outcome.interrupted = as_interrupted(exc)
+            verified = {c.address: Verified.NOT_VERIFIED for c in automatic}
+            problem = f"interrupted by {outcome.interrupted.name} before live state was re-read"
     outcome.results = [
         ChangeReport(
             c, attempt, verified[c.address], detail or _note(attempt, verified[c.address], problem)
@@ -329,6 +393,9 @@ def _apply_clinic(cp: ClinicPlan, adapters: AdapterFor) -> ClinicOutcome:
     elif outcome.error is None and outcome.pending_after:
         outcome.error = "did not converge: " + ", ".join(c.address for c in outcome.pending_after)
     return outcome
+
+
+_CUT_SHORT = "interrupted while writing"
 
 
 def _note(attempt: Result, verified: Verified, problem: str | None) -> str:

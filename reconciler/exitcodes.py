@@ -34,4 +34,11 @@ _MEANINGS = {
     ),
 }
 
-EXIT_CODE_HELP = "\n".join(f"{code.value}  {code.meaning}" for code in ExitCode)
+INTERRUPTED_HELP = (
+    "130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: apply finishes recording the clinic "
+    "it was on, writes no later clinic, and says what was written"
+)
+
+EXIT_CODE_HELP = "\n".join(
+    [*(f"{code.value}  {code.meaning}" for code in ExitCode), INTERRUPTED_HELP]
+)

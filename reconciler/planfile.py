@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from jsonschema import Draft202012Validator, ValidationError
 from reconciler.diagnostics import format_field
 from reconciler.errors import PlanFileError
 from reconciler.plan import Action, Mode, Plan, SafetyRule, plan_digest
-from reconciler.render.json_ import FORMAT_VERSION, render_json
+from reconciler.render.json_ import FORMAT_VERSION, content_digest, render_json
 
 _IDENTITY = ("address", "action", "mode", "before", "after", "fingerprint")
 _SHOWN = 10  # problems listed; a plan broken everywhere is one message, not thousands
@@ -33,13 +34,18 @@ PLAN_SCHEMA: dict[str, Any] = {
     "title": "reconciler saved plan, format_version 1 (what `reconcile plan --out` writes)",
     "type": "object",
     "additionalProperties": False,
-    "required": ["format_version", "plan_id", "clinics"],
+    "required": ["format_version", "plan_id", "digest", "clinics"],
     "properties": {
         "format_version": {"const": FORMAT_VERSION},
         "plan_id": {
             "type": "string",
             "pattern": "^[0-9a-f]{16}$",
             "description": "16 hexadecimal digits",
+        },
+        "digest": {
+            "type": "string",
+            "pattern": "^sha256:[0-9a-f]{64}$",
+            "description": "sha256: and 64 hexadecimal digits",
         },
         "config_commit": {"type": ["string", "null"]},
         "summary": {"type": "object"},
@@ -99,6 +105,7 @@ class SavedClinic:
     id: str
     desired_hash: str
     changes: tuple[dict[str, Any], ...]  # Change.identity() of each planned change
+    error: str | None = None  # the clinic could not be planned
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +117,47 @@ class SavedPlan:
     def clinic_ids(self) -> list[str]:
         return [c.id for c in self.clinics]
 
+    def refuse_errors(self, path: Path) -> None:
+        """Refuse a plan (as narrowed with ``--clinic``) that holds a clinic that could not
+        be planned: there is nothing reviewed to apply for it."""
+        for c in self.clinics:
+            if c.error is not None:
+                raise PlanFileError(
+                    f"{path}: clinic {c.id} could not be planned; "
+                    "fix it and plan again, or apply the other clinics with --clinic"
+                )
+
+
+def check_out_path(path: Path, inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse (exit 1, naming it) to save a plan over anything but a regular file that is
+    not one of ``inputs`` (the clinic files just read), or a new path: a symlink, a device,
+    a FIFO or a clinic file would be replaced by the plan."""
+    try:
+        info = os.lstat(path)
+    except OSError:  # a new path; one that cannot be written says so when written
+        return
+    if stat.S_ISLNK(info.st_mode):
+        raise PlanFileError(
+            f"{path}: is a symbolic link; refusing to replace it with the plan (name the file "
+            "itself, or a new path)"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        raise PlanFileError(f"{path}: not a regular file; refusing to replace it with the plan")
+    for name in inputs:
+        try:
+            same = os.path.samefile(path, name)
+        except OSError:
+            continue
+        if same:
+            raise PlanFileError(
+                f"{path}: is a clinic file this run reads; refusing to replace it with the plan"
+            )
+
 
 def write_plan(plan: Plan, path: Path) -> None:
-    """Write atomically, so a reviewer never sees half a plan."""
+    """Write atomically, so a reviewer never sees half a plan; the target is checked again
+    just before (:func:`check_out_path`)."""
+    check_out_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -202,22 +247,99 @@ def _problems(data: Any) -> list[str]:
             f"plan_id: {data['plan_id']} does not match what the plan holds: it was edited after "
             "`reconcile plan` wrote it"
         ]
+    if content_digest(data) != data["digest"]:
+        return [
+            "digest: does not match what the plan holds: it was edited after `reconcile plan` "
+            "wrote it (a field a reviewer reads, such as an impact, a step, a safety rule, a "
+            "name or the summary)"
+        ]
     return []
 
 
-def read_plan(path: Path) -> SavedPlan:
-    """Read and check a saved plan: valid JSON, this format's schema, each clinic once, each
-    change once, and a plan id that matches its contents. Anything off is PlanFileError."""
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+"""A saved plan larger than this is refused unread (5,000 clinics make some 10 MB)."""
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateKey(key)
+        data[key] = value
+    return data
+
+
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes: a regular file of at most :data:`MAX_PLAN_BYTES`, checked before it
+    is opened (a FIFO or device is refused, never read)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        info = os.stat(path)
     except FileNotFoundError:
         raise PlanFileError(f"{path}: no such plan file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PlanFileError(f"{path}: cannot read the plan file ({type(exc).__name__})") from None
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise PlanFileError(f"{path}: not a plan file (not a regular file)")
+    too_big = PlanFileError(
+        f"{path}: larger than {MAX_PLAN_BYTES // (1024 * 1024)} MiB; not a plan this tool wrote"
+    )
+    if info.st_size > MAX_PLAN_BYTES:
+        raise too_big
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise PlanFileError(f"{path}: not a plan file (not a regular file)")
+            chunks, size = [], 0
+            while size <= MAX_PLAN_BYTES and (chunk := os.read(fd, 1024 * 1024)):
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan file ({exc.strerror})") from None
+    if size > MAX_PLAN_BYTES:
+        raise too_big
+    return b"".join(chunks)
+
+
+def _load_json(path: Path) -> Any:
+    raw = _read_bytes(path)
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
+    except UnicodeDecodeError:
+        raise PlanFileError(f"{path}: cannot read the plan file (not UTF-8)") from None
     except json.JSONDecodeError as exc:
         raise PlanFileError(
             f"{path}:{exc.lineno}:{exc.colno}: not a JSON plan: {exc.msg}"
         ) from None
+    except _DuplicateKey as exc:
+        raise PlanFileError(
+            f"{path}: not a valid reconciler plan: the key {exc.key[:60]!r} appears twice in "
+            "one object (a plan this tool wrote never repeats a key)"
+        ) from None
+    except RecursionError:
+        raise PlanFileError(f"{path}: not a reconciler plan: nested too deeply") from None
+    except ValueError:  # an integer too long to convert, say
+        raise PlanFileError(
+            f"{path}: not a reconciler plan: it holds a value JSON cannot be read as here "
+            "(an integer thousands of digits long, say)"
+        ) from None
+
+
+def read_plan(path: Path) -> SavedPlan:
+    """Read and check a saved plan: a regular file of a bounded size, valid JSON with no
+    repeated key, this format's schema, each clinic once, each change once, a plan id that
+    matches its contents and a digest that matches every field. Anything off is
+    PlanFileError. Clinics that could not be planned are kept (see
+    :meth:`SavedPlan.refuse_errors`), so ``--clinic`` can narrow past them."""
+    data = _load_json(path)
     version = data.get("format_version") if isinstance(data, dict) else None
     if isinstance(data, dict) and "format_version" in data and version != FORMAT_VERSION:
         shown = version if isinstance(version, int | float | str | None) else "(not a number)"
@@ -225,15 +347,12 @@ def read_plan(path: Path) -> SavedPlan:
             f"{path}: plan format_version {shown!r} is not supported "
             f"(expected {FORMAT_VERSION}); plan again with this version"
         )
-    problems = _problems(data)
+    try:
+        problems = _problems(data)
+    except RecursionError:
+        raise PlanFileError(f"{path}: not a reconciler plan: nested too deeply") from None
     if problems:
         raise PlanFileError(f"{path}: not a valid reconciler plan:\n  " + "\n  ".join(problems))
-    for c in data["clinics"]:
-        if c["status"] == "error":
-            raise PlanFileError(
-                f"{path}: clinic {c['id']} could not be planned; "
-                "fix it and plan again, or plan the other clinics with --clinic"
-            )
     return SavedPlan(
         plan_id=data["plan_id"],
         clinics=tuple(
@@ -241,6 +360,7 @@ def read_plan(path: Path) -> SavedPlan:
                 id=c["id"],
                 desired_hash=c["desired_hash"],
                 changes=tuple({k: ch[k] for k in _IDENTITY} for ch in c["changes"]),
+                error=c["error"],
             )
             for c in data["clinics"]
         ),

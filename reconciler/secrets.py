@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ SHORT_SECRET = 8  # shorter forms (PINs) are masked as whole tokens only
 _scope: ContextVar[str | None] = ContextVar("reconciler_secret_scope", default=None)
 _by_scope: dict[str, set[str]] = {}
 _everywhere: set[str] = set()
+_values_by_scope: dict[str, set[str]] = {}  # the values themselves, however short
+_values_everywhere: set[str] = set()
 _lock = threading.Lock()
 
 
@@ -91,8 +94,27 @@ def _register(value: str) -> None:
     scope = _scope.get()
     with _lock:
         _everywhere.update(found)
+        _values_everywhere.add(value)
         if scope is not None:
             _by_scope.setdefault(scope, set()).update(found)
+            _values_by_scope.setdefault(scope, set()).add(value)
+
+
+def contains_secret(text: str) -> bool:
+    """Does ``text`` (of foreign origin: a database trigger's message, say) hold any secret of
+    the current scope, in any of its forms, anywhere, even touching other letters or digits
+    (``PIN1234``), whatever its length? Outside any scope, any secret this process resolved.
+
+    :func:`redact` masks a short secret only as a whole token, so as not to garble a message;
+    a caller that cannot tell what surrounds the secret uses this to withhold the text."""
+    scope = _scope.get()
+    with _lock:
+        if scope is not None:
+            values = _by_scope.get(scope, set()) | _values_by_scope.get(scope, set())
+        else:
+            values = _everywhere | _values_everywhere
+        candidates = list(values)
+    return any(value and value in text for value in candidates)
 
 
 def _mask(text: str, values: set[str]) -> str:
@@ -155,6 +177,53 @@ class Secret:
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("a Secret cannot be pickled")
+
+
+MAX_SECRET_FILE = 64 * 1024
+"""A secret file larger than this is refused unread: no secret is that long, and a device
+(``/dev/zero``) or a file written by mistake must not fill memory."""
+
+
+def _read_secret_file(path: Path) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_SECRET_FILE` bytes. A FIFO, device or
+    directory is refused before it is opened (opening a FIFO would wait for a writer)."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise SecretError(f"secret file {path} does not exist") from None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SecretError(f"secret file {path} cannot be read ({reason})") from None
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise SecretValueError(f"secret file {path} is {kind}; name a file holding the value")
+    if info.st_size > MAX_SECRET_FILE:
+        raise SecretValueError(
+            f"secret file {path} is larger than {MAX_SECRET_FILE // 1024} KiB; "
+            "a secret file holds one value"
+        )
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SecretError(f"secret file {path} cannot be read ({reason})") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # replaced since the check above
+            raise SecretValueError(f"secret file {path} is not a regular file")
+        raw = os.read(fd, MAX_SECRET_FILE + 1)
+        while len(raw) <= MAX_SECRET_FILE and (more := os.read(fd, MAX_SECRET_FILE + 1)):
+            raw += more
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise SecretError(f"secret file {path} cannot be read ({reason})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SECRET_FILE:
+        raise SecretValueError(
+            f"secret file {path} is larger than {MAX_SECRET_FILE // 1024} KiB; "
+            "a secret file holds one value"
+        )
+    return raw
 
 
 def _from_file(text: str) -> str:
@@ -254,13 +323,7 @@ class SecretRef:
             check_value(value, f"environment variable {self.name}")
             return Secret(value)
         path = self.path()
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise SecretError(f"secret file {path} does not exist") from None
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise SecretError(f"secret file {path} cannot be read ({reason})") from None
+        raw = _read_secret_file(path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

@@ -3,8 +3,10 @@ and a log that cannot be written stops apply (exit 3) saying exactly what was wr
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from reconciler import audit as audit_module
+from reconciler.audit import AuditLog
 from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: fixtures
     MakeDB,
     Run,
@@ -20,7 +24,7 @@ from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: f
     primary_rows,
     run_fixture,
 )
-from tests.conftest import OscarDB, WriteClinic
+from tests.conftest import OC_PASSWORD, OC_PIN, OscarDB, WriteClinic
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -129,8 +133,9 @@ def test_an_unwritable_log_stops_apply_and_says_what_was_written(
     result = run("apply", str(folder), "--auto-approve", "--audit-log", "/dev/full")
     assert result.exit_code == 3, result.output
     assert (
-        "error: cannot write the audit log /dev/full (No space left on device): the results of "
-        "a-one are not in it; apply stopped there: no later clinic was written"
+        "error: cannot write the audit log /dev/full (No space left on device), which holds "
+        "every earlier line whole and none of these: the results of a-one are not in it; apply "
+        "stopped there: no later clinic was written"
     ) in result.stderr
     assert "Written to the EMR in this run:\n" in result.stdout
     assert (
@@ -161,7 +166,8 @@ def test_the_log_says_when_the_clinic_file_differs_from_the_commit(
     head = git(repo, "rev-parse", "HEAD")
 
     reseed(db)
-    assert run("apply", str(path), "--auto-approve").exit_code == 0
+    r = run("apply", str(path), "--auto-approve")
+    assert r.exit_code == 0, r.output
     data = yaml.safe_load(path.read_text())
     data["clinic"]["name"] = "Riverside, edited but not committed"
     path.write_text(yaml.safe_dump(data))
@@ -198,3 +204,148 @@ def test_an_ignored_clinic_file_is_dirty(
     assert run("apply", str(path), "--auto-approve").exit_code == 0
     (line, *_) = lines(tmp_path / "audit.jsonl")
     assert line["dirty"] is True and line["config_commit"] is not None
+
+
+# --- nothing after a commit leaves a clinic unrecorded ------------------------------------
+
+
+def test_a_file_name_that_is_not_utf8_next_to_the_clinic_does_not_stop_the_log(
+    run: Run,
+    make_db: MakeDB,
+    write_clinic: WriteClinic,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    db = make_db("latin1")
+    path = clinic(write_clinic, monkeypatch, "riverside-fht", db.url)
+    git(path.parent, "init", "-q")
+    git(path.parent, "add", ".")
+    git(path.parent, "commit", "-q", "-m", "clinic")
+    (path.parent / os.fsdecode(b"notes-\xe9t\xe9.txt")).write_text("x")
+    result = run("apply", str(path), "--auto-approve")
+    assert result.exit_code == 0, result.output
+    audit = lines(tmp_path / "audit.jsonl")
+    assert len(audit) == 2 and {(a["result"], a["dirty"]) for a in audit} == {("applied", False)}
+    assert primary_rows(db) == 1
+
+
+def test_an_unexpected_failure_while_logging_stops_apply_and_says_what_was_written(
+    run: Run, three: tuple[Path, list[OscarDB]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, dbs = three
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug in the audit log")
+
+    monkeypatch.setattr(AuditLog, "entries", broken)
+    result = run("apply", str(folder), "--auto-approve")
+    assert result.exit_code == 3, result.output
+    assert "the audit log failed for a-one: internal error (RuntimeError" in result.stderr
+    assert "  a-one  oscar.login[OceanConnect]  (applied; live state: converged)" in result.stdout
+    assert [primary_rows(db) for db in dbs] == [1, 0, 0]
+
+
+def test_git_failing_leaves_dirty_unknown_not_the_clinic_unrecorded(
+    run: Run,
+    make_db: MakeDB,
+    write_clinic: WriteClinic,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    path = clinic(write_clinic, monkeypatch, "riverside-fht", make_db("nogit").url)
+
+    def no_git(*args: object, **kwargs: object) -> None:
+        raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+
+    monkeypatch.setattr(audit_module.subprocess, "run", no_git)
+    assert run("apply", str(path), "--auto-approve").exit_code == 0
+    audit = lines(tmp_path / "audit.jsonl")
+    assert len(audit) == 2 and all(a["dirty"] is None for a in audit)
+
+
+# --- a full disk never leaves part of a line --------------------------------------------------
+
+
+def test_a_full_disk_mid_line_leaves_the_log_as_it_was_and_the_next_run_whole(
+    run: Run, three: tuple[Path, list[OscarDB]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder, dbs = three
+    log = tmp_path / "audit.jsonl"
+    log.write_text('{"earlier": "run"}\n')
+    real_write = os.write
+
+    def half_then_full(fd: int, data: bytes | memoryview) -> int:
+        if len(data) > 100:
+            return real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(audit_module.os, "write", half_then_full)
+    result = run("apply", str(folder), "--auto-approve")
+    assert result.exit_code == 3, result.output
+    assert (
+        "(No space left on device), which holds every earlier line whole and none of these: "
+        "the results of a-one are not in it; apply stopped there"
+    ) in result.stderr
+    assert log.read_text() == '{"earlier": "run"}\n'
+    assert [primary_rows(db) for db in dbs] == [1, 0, 0]
+
+    monkeypatch.undo()
+    log.write_text('{"earlier": "run"}\n{"cut": "by a crash')  # an older tool's cut line
+    for db in dbs:
+        reseed(db)
+    monkeypatch.setenv("RECONCILER_AUDIT_LOG", str(log))
+    monkeypatch.setenv("T_OC_PASSWORD", OC_PASSWORD)
+    monkeypatch.setenv("T_OC_PIN", OC_PIN)
+    for name, db in zip(("a-one", "b-two", "c-three"), dbs, strict=True):
+        monkeypatch.setenv("T_URL_" + name.upper().replace("-", "_"), db.url)
+    assert run("apply", str(folder), "--auto-approve").exit_code == 0
+    text = log.read_text().splitlines()
+    assert text[:2] == ['{"earlier": "run"}', '{"cut": "by a crash']
+    assert [json.loads(line)["result"] for line in text[2:]] == ["applied"] * 5
+
+
+# --- dirty is the file's bytes against the commit, not git's flags ----------------------------
+
+
+@pytest.mark.parametrize("flag", ["--assume-unchanged", "--skip-worktree"])
+def test_a_file_git_is_told_to_ignore_changes_to_is_still_dirty_when_edited(
+    run: Run,
+    make_db: MakeDB,
+    write_clinic: WriteClinic,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    flag: str,
+) -> None:
+    db = make_db("flag")
+    path = clinic(write_clinic, monkeypatch, "riverside-fht", db.url)
+    git(path.parent, "init", "-q")
+    git(path.parent, "add", ".")
+    git(path.parent, "commit", "-q", "-m", "clinic")
+    git(path.parent, "update-index", flag, path.name)
+    assert run("apply", str(path), "--auto-approve").exit_code == 0  # unedited: clean
+    data = yaml.safe_load(path.read_text())
+    data["clinic"]["name"] = "Riverside, edited under " + flag
+    path.write_text(yaml.safe_dump(data))
+    assert git(path.parent, "status", "--porcelain") == ""  # git itself says nothing
+    reseed(db)
+    assert run("apply", str(path), "--auto-approve").exit_code == 0
+    clean, *_, edited = lines(tmp_path / "audit.jsonl")
+    assert clean["dirty"] is False and edited["dirty"] is True
+
+
+def test_a_clinic_file_linked_from_outside_its_repository_is_dirty_unknown(
+    run: Run,
+    make_db: MakeDB,
+    write_clinic: WriteClinic,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    path = clinic(write_clinic, monkeypatch, "riverside-fht", make_db("link").url)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    (repo / "riverside-fht.yaml").symlink_to(path)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "a link to a file outside")
+    assert run("apply", str(repo), "--auto-approve").exit_code == 0
+    assert {a["dirty"] for a in lines(tmp_path / "audit.jsonl")} == {None}

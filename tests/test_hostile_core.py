@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.invisible import first_invisible, is_invisible, visible
+from reconciler.secrets import Secret, SecretRef, contains_secret, secret_scope
 from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: fixtures
     MakeDB,
     Run,
@@ -19,7 +23,7 @@ from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: f
     run_fixture,
     security_row,
 )
-from tests.conftest import OC_PASSWORD, WriteClinic
+from tests.conftest import OC_PASSWORD, WriteClinic, doc
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -115,3 +119,109 @@ def test_a_hidden_character_in_a_name_is_a_located_error_and_nothing_is_written(
     before = security_row(db)
     assert run("apply", str(path), "--auto-approve").exit_code == 1
     assert security_row(db) == before and primary_rows(db) == 0
+
+
+# --- secret files: bounded, regular files only -----------------------------------------------
+
+
+def _file_secret(path: Path, target: str) -> None:
+    data = yaml.safe_load(path.read_text())
+    data["ocean_connect"]["login"]["password"] = {"file": target}
+    path.write_text(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda folder: "/dev/zero", "is not a regular file"),
+        (lambda folder: (os.mkfifo(folder / "pw.fifo"), "pw.fifo")[1], "is not a regular file"),
+        (lambda folder: ".", "is a folder"),
+        (
+            lambda folder: ((folder / "big.txt").write_text("x" * (64 * 1024 + 1)), "big.txt")[1],
+            "is larger than 64 KiB",
+        ),
+    ],
+)
+def test_a_secret_file_that_is_not_a_small_regular_file_is_refused_unread(
+    run: Run,
+    make_db: MakeDB,
+    write_clinic: WriteClinic,
+    monkeypatch: pytest.MonkeyPatch,
+    make: Callable[[Path], str],
+    named: str,
+) -> None:
+    db = make_db("files")
+    path = clinic(write_clinic, monkeypatch, "files-clinic", db.url)
+    _file_secret(path, make(path.parent))
+    before = security_row(db)
+    for command in (["validate"], ["plan"], ["apply", "--auto-approve"]):
+        result = run(*command, str(path))
+        assert result.exit_code == 1, result.output
+        assert "ocean_connect.login.password: secret file" in result.output
+        assert named in result.output and "Traceback" not in result.output
+    assert security_row(db) == before
+
+
+def test_a_secret_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
+    target = tmp_path / "pw.txt"
+    target.write_text("x" * (64 * 1024 - 1) + "\n")
+    assert SecretRef("file", str(target)).resolve().reveal() == "x" * (64 * 1024 - 1)
+
+
+# --- contains_secret: a secret touching other text, for foreign messages ---------------------
+
+
+def test_contains_secret_finds_any_form_anywhere_within_the_scope_only() -> None:
+    with secret_scope("clinic-one"):
+        Secret("4711")
+        Secret("pa:ss@word/Long1")
+        Secret("ab")  # however short
+    with secret_scope("clinic-two"):
+        Secret("9183")
+    with secret_scope("clinic-one"):
+        assert contains_secret("new pin is PIN4711 / 4711x")
+        assert contains_secret("trigger said: xx4711yy")
+        assert contains_secret("the value pa%3Ass%40word%2FLong1 was refused")
+        assert contains_secret("crab")
+        assert not contains_secret("new pin is PIN9183")  # another clinic's
+        assert not contains_secret("nothing here")
+    with secret_scope("clinic-two"):
+        assert contains_secret("PIN9183x") and not contains_secret("PIN4711")
+    assert contains_secret("PIN4711") and contains_secret("PIN9183")  # outside any scope
+
+
+# --- YAML hints say what to do about what was written ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        ('!!int "999990"', "must be a string, not an integer (remove the tag !!int: it makes"),
+        ("!!binary aGVsbG8=", "invalid YAML: unsupported tag tag:yaml.org,2002:binary"),
+        ("012345", 'quote it: "012345"'),
+    ],
+)
+def test_a_yaml_tag_gets_a_hint_about_the_tag(
+    run: Run, write_clinic: WriteClinic, number: str, expected: str
+) -> None:
+    path = write_clinic(doc("oscar"))
+    text = path.read_text()
+    assert "number: '999990'" in text
+    path.write_text(text.replace("number: '999990'", f"number: {number}"))
+    result = run("validate", str(path))
+    assert result.exit_code == 1 and expected in result.output, result.output
+    assert "not a mapping" not in result.output
+
+
+def test_a_name_is_literal_text_in_the_markdown_plan(
+    run: Run, make_db: MakeDB, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = "<b>Riverside</b> [click](https://evil.example) @ocean-team *now* `x` a|b ~~s~~"
+    path = clinic(write_clinic, monkeypatch, "md-clinic", make_db("md").url, clinic__name=name)
+    result = run("plan", str(path), "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    assert (
+        "&lt;b&gt;Riverside&lt;/b&gt; \\[click\\](https://evil.example) &#64;ocean-team "
+        "\\*now\\* \\`x\\` a\\|b \\~\\~s\\~\\~"
+    ) in result.output
+    assert "<b>" not in result.output and "@ocean" not in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
+from reconciler import planfile as planfile_module
 from reconciler.planfile import PLAN_SCHEMA, read_plan
 from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: fixtures
     MakeDB,
@@ -168,3 +170,171 @@ def test_apply_a_plan_for_a_clinic_it_does_not_hold(
     assert unknown.exit_code == 1 and "no clinic with id zz" in unknown.output
     ok = run("apply", str(a.parent), "--plan", str(planfile), "--clinic", "a-clinic")
     assert ok.exit_code == 0, ok.output
+
+
+# --- a saved plan is self-consistent: every field a reviewer reads is covered -----------------
+
+
+def _first_change(key: str, value: Any) -> Tamper:
+    return _set(f"clinics.0.changes.0.{key}", value)
+
+
+EDITED: list[tuple[str, Tamper]] = [
+    ("impact", _first_change("impact", "harmless, nothing to see")),
+    ("steps", _first_change("steps", ["do nothing"])),
+    ("safety_rule", _first_change("safety_rule", "revoke-role")),
+    ("resource", _first_change("resource", "oscar.provider")),
+    ("name", _set("clinics.0.name", "Another Clinic")),
+    ("file", _set("clinics.0.file", "elsewhere.yaml")),
+    ("emr", _set("clinics.0.emr", "accuro")),
+    ("summary", _set("summary", {"clinics": 1, "changes": 0})),
+    ("config_commit", _set("config_commit", "0" * 40)),
+    ("digest", _set("digest", "sha256:" + "0" * 64)),
+]
+
+
+@pytest.mark.parametrize(("case", "tamper"), EDITED, ids=[e[0] for e in EDITED])
+def test_a_plan_edited_anywhere_is_refused(
+    run: Run, saved: tuple[Path, Path, Any], case: str, tamper: Tamper
+) -> None:
+    path, planfile, db = saved
+    data = json.loads(planfile.read_text())
+    tamper(data)
+    planfile.write_text(json.dumps(data, indent=2))
+    result = run("apply", str(path), "--plan", str(planfile))
+    assert_refused(result, "digest: does not match what the plan holds: it was edited after")
+    assert primary_rows(db) == 0
+
+
+def test_a_plan_saved_reformatted_or_reordered_still_reads(
+    run: Run, saved: tuple[Path, Path, Any]
+) -> None:
+    path, planfile, db = saved
+    data = json.loads(planfile.read_text())
+    planfile.write_text(json.dumps(dict(reversed(data.items())), sort_keys=True))
+    assert run("apply", str(path), "--plan", str(planfile)).exit_code == 0
+    assert primary_rows(db) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"plan_id": "a", "plan_id": "b"}', "the key 'plan_id' appears twice in one object"),
+        ('{"a": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+        ('{"a": ' + "9" * 5000 + "}", "an integer thousands of digits long"),
+    ],
+    ids=["duplicate-key", "deep", "huge-integer"],
+)
+def test_json_a_plan_writer_never_makes_is_refused_as_input(
+    run: Run, saved: tuple[Path, Path, Any], content: str, expected: str
+) -> None:
+    path, planfile, db = saved
+    planfile.write_text(content)
+    result = run("apply", str(path), "--plan", str(planfile))
+    assert result.exit_code == 1, result.output
+    assert expected in result.output and "internal error" not in result.output
+    assert primary_rows(db) == 0
+
+
+def test_a_duplicate_key_inside_a_change_is_refused(
+    run: Run, saved: tuple[Path, Path, Any]
+) -> None:
+    path, planfile, _ = saved
+    text = planfile.read_text().replace('"action": ', '"action": "create", "action": ', 1)
+    planfile.write_text(text)
+    result = run("apply", str(path), "--plan", str(planfile))
+    assert result.exit_code == 1 and "the key 'action' appears twice" in result.output
+
+
+def test_a_plan_that_is_not_a_regular_file_or_too_big_is_refused_unread(
+    run: Run, saved: tuple[Path, Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, planfile, _ = saved
+    for special in ("/dev/zero", str(_fifo(planfile.parent / "plan.fifo"))):
+        result = run("apply", str(path), "--plan", special)
+        assert result.exit_code == 1, result.output
+        assert f"{special}: not a plan file (not a regular file)" in result.output
+    monkeypatch.setattr(planfile_module, "MAX_PLAN_BYTES", 100)
+    result = run("apply", str(path), "--plan", str(planfile))
+    assert result.exit_code == 1 and "larger than" in result.output
+
+
+def _fifo(path: Path) -> Path:
+    os.mkfifo(path)
+    return path
+
+
+# --- narrowing a saved plan -----------------------------------------------------------------
+
+
+def test_narrowing_a_plan_past_a_clinic_that_could_not_be_planned(
+    run: Run, make_db: MakeDB, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = make_db("good")
+    good = clinic(write_clinic, monkeypatch, "a-good", db.url)
+    clinic(write_clinic, monkeypatch, "b-broken", "sqlite:////nonexistent/folder/x.db")
+    planfile = good.parent.parent / "plan.json"
+    assert run("plan", str(good.parent), "--out", str(planfile)).exit_code == 3
+    whole = run("apply", str(good.parent), "--plan", str(planfile))
+    assert whole.exit_code == 1 and "clinic b-broken could not be planned" in whole.output
+    narrowed = run("apply", str(good.parent), "--plan", str(planfile), "--clinic", "a-good")
+    assert narrowed.exit_code == 0, narrowed.output
+    assert primary_rows(db) == 1
+
+
+def test_paths_narrower_than_the_saved_plan_are_a_usage_error(
+    run: Run, make_db: MakeDB, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = clinic(write_clinic, monkeypatch, "a-clinic", make_db("a").url)
+    clinic(write_clinic, monkeypatch, "b-clinic", make_db("b").url)
+    planfile = a.parent.parent / "plan.json"
+    assert run("plan", str(a.parent), "--out", str(planfile)).exit_code == 0
+    result = run("apply", str(a), "--plan", str(planfile))
+    assert result.exit_code == 1, result.output
+    assert "plans b-clinic, not in the clinic files given" in result.output
+    assert "stale" not in result.output
+
+
+# --- plan --out replaces only a regular file that is not an input ----------------------------
+
+
+def test_plan_out_refuses_to_replace_a_clinic_file_a_link_or_a_device(
+    run: Run, make_db: MakeDB, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = clinic(write_clinic, monkeypatch, "riverside-fht", make_db("out").url)
+    before = path.read_bytes()
+    shared = path.parent.parent / "shared.json"
+    shared.write_text("{}")
+    link = path.parent.parent / "link.json"
+    link.symlink_to(shared)
+    for target, why in [
+        (path, "is a clinic file this run reads"),
+        (link, "is a symbolic link"),
+        (Path("/dev/null"), "not a regular file"),
+    ]:
+        result = run("plan", str(path.parent), "--out", str(target))
+        assert result.exit_code == 1, result.output
+        assert f"{target}: {why}; refusing to replace it" in result.output
+        assert "Saved plan" not in result.output
+    assert path.read_bytes() == before and link.is_symlink() and shared.read_text() == "{}"
+    ok = run("plan", str(path.parent), "--out", str(shared))  # a regular file is replaced
+    assert ok.exit_code == 0 and json.loads(shared.read_text())["plan_id"]
+
+
+def test_plan_out_that_cannot_be_written_does_not_hide_a_clinic_error(
+    run: Run, make_db: MakeDB, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = clinic(write_clinic, monkeypatch, "broken", "sqlite:////nonexistent/folder/x.db")
+    result = run("plan", str(path), "--out", str(path / "plan.json"))  # under a file
+    assert result.exit_code == 3, result.output  # the highest code wins: 3 over the out's 1
+    assert "cannot write the plan file" in result.output
+
+
+def test_debug_is_accepted_after_the_command_too(
+    run: Run, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = clinic(write_clinic, monkeypatch, "riverside-fht", "sqlite:///nowhere.db")
+    for args in (["--debug", "validate", str(path)], ["validate", "--debug", str(path)]):
+        result = run(*args)
+        assert result.exit_code == 0, result.output
+    assert run("validate", str(path), "--", "--debug").exit_code == 1  # a path, after --

@@ -134,7 +134,10 @@ def _translate(error: ValidationError, doc: YamlDocument) -> Iterator[Diagnostic
         actual = _json_type(instance)
         hint = ""
         written = doc.written.get(path)
-        if "string" in names and written is not None and actual != "null":
+        tag = doc.tagged.get(path)
+        if tag is not None:
+            hint = f" (remove the tag {tag}: it makes the value {_TYPE_NAMES[actual]})"
+        elif "string" in names and written is not None and actual != "null":
             hint = f" (quote it: {json.dumps(written, ensure_ascii=False)})"
         yield doc.diagnostic(path, f"must be {wanted}, not {_TYPE_NAMES[actual]}{hint}")
         return

@@ -51,6 +51,8 @@ class YamlDocument:
     keys: dict[FieldPath, Position] = field(default_factory=dict)
     written: dict[FieldPath, str] = field(default_factory=dict)
     """A scalar YAML did not read as text (``012345``, ``1.50``, ``No``), as the user wrote it."""
+    tagged: dict[FieldPath, str] = field(default_factory=dict)
+    """A scalar whose explicit tag (``!!int "999990"``) made it other than text: the tag."""
     sha256: str = ""
     """Of the file's bytes."""
 
@@ -140,6 +142,7 @@ class _Builder:
     def __init__(self, doc: YamlDocument) -> None:
         self.doc = doc
         self.scalars = yaml.constructor.SafeConstructor()
+        self.resolver = yaml.resolver.Resolver()
 
     def build(self, root: Node) -> Any:
         self._check_expansion(root)
@@ -200,16 +203,27 @@ class _Builder:
         value = self._scalar(node)
         if not isinstance(value, str) and node.value:
             self.doc.written[path] = node.value
+            plain = not node.style  # None, or "" from the C loader
+            resolve: Any = self.resolver.resolve  # untyped in PyYAML
+            implicit = resolve(ScalarNode, node.value, (plain, not plain))
+            if node.tag != implicit:
+                self.doc.tagged[path] = node.tag.replace("tag:yaml.org,2002:", "!!")
         return value
 
     def _scalar(self, node: ScalarNode) -> Any:
         if node.tag == _TIMESTAMP:
             return node.value  # dates stay text; the schema checks their format
         try:
-            return self.scalars.construct_object(node, deep=True)
+            value = self.scalars.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
             pos = _pos(node)
             raise _fail(self.doc.path, pos.line, pos.col, f"invalid YAML: {exc.problem}") from None
+        if not isinstance(value, str | int | float | bool | None):  # !!binary: bytes
+            pos = _pos(node)
+            raise _fail(
+                self.doc.path, pos.line, pos.col, f"invalid YAML: unsupported tag {node.tag}"
+            )
+        return value
 
     def _mapping(self, node: MappingNode, path: FieldPath, depth: int) -> dict[str, Any]:
         out: dict[str, Any] = {}

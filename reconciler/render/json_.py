@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -11,7 +12,23 @@ from reconciler.plan import Plan
 FORMAT_VERSION = 1
 
 
+def content_digest(data: dict[str, Any]) -> str:
+    """``sha256:`` and the hash of the plan document without its ``digest`` field, in a
+    canonical form (sorted keys, ASCII), so any edit to any field of a saved plan is seen."""
+    body = {k: v for k, v in data.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The JSON plan as data; ``digest`` covers every other field (see
+    :func:`content_digest`)."""
+    data = _plan_body(plan)
+    data["digest"] = content_digest(data)
+    return data
+
+
+def _plan_body(plan: Plan) -> dict[str, Any]:
     s = plan.summary
     return {
         "format_version": FORMAT_VERSION,

@@ -16,8 +16,22 @@ TABLE_LIMIT = 24_000  # the table's share; the details get the rest
 NOTE_ROOM = 400  # the longest note about what was cut, and then some
 
 
+_MARKDOWN = str.maketrans(
+    {
+        **{ch: f"\\{ch}" for ch in "\\`*_[]|~"},
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+        "@": "&#64;",  # no @mention
+        "\n": " ",
+    }
+)
+
+
 def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Text from a clinic file or an EMR as literal text in a comment: no HTML, links,
+    emphasis, code spans, table cells or @mentions of its own."""
+    return text.translate(_MARKDOWN)
 
 
 def _details(cp: ClinicPlan) -> str:

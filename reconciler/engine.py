@@ -303,7 +303,11 @@ def apply_plan(
                 _stop_for(report, outcome.interrupted)
         report.outcomes.append(outcome)
         if on_outcome:
-            on_outcome(outcome)
+            try:
+                on_outcome(outcome)
+            except Exception as exc:  # its results are recorded; stop before writing more
+                if report.stopped is None:
+                    report.stopped = _unexpected(exc, f"reporting {cp.clinic.id} failed")
     return report
 
 

@@ -16,6 +16,8 @@ from reconciler import cli as cli_module
 from reconciler import engine
 from reconciler.audit import AuditLog
 from reconciler.emr.oscar.sql import OscarSqlAdapter
+from reconciler.engine import ClinicOutcome
+from reconciler.plan import SafetyRule
 from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: fixtures
     MakeDB,
     Run,
@@ -25,6 +27,7 @@ from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: f
     run_fixture,
 )
 from tests.conftest import OscarDB, WriteClinic, doc
+from tests.test_engine import DRIFT, FakeAdapter, Sink, two
 
 
 def lines(path: Path) -> list[dict[str, Any]]:
@@ -134,3 +137,20 @@ def test_ctrl_c_outside_apply_exits_130_not_as_a_usage_error(
     monkeypatch.setattr(cli_module, "load_clinics", interrupted)
     result = run("validate", str(write_clinic(doc("oscar"))))
     assert result.exit_code == 130 and "Interrupted." in result.output
+
+
+def test_a_failure_reporting_a_clinic_stops_apply_after_it_is_recorded() -> None:
+    fakes = {cid: FakeAdapter(DRIFT) for cid in ("a-clinic", "b-clinic")}
+    clinics, pick = two(fakes)
+    sink = Sink(ok=5)
+
+    def broken(outcome: ClinicOutcome) -> None:
+        raise UnicodeEncodeError("ascii", "é", 0, 1, "a terminal that takes only ASCII")
+
+    report = engine.apply_plan(
+        engine.make_plan(clinics, pick), pick, [SafetyRule.REVOKE_ROLE], sink, broken
+    )
+    assert report.stopped is not None and "reporting a-clinic failed" in report.stopped
+    assert [cid for cid, _ in sink.lines] == ["a-clinic", "a-clinic"]
+    assert fakes["a-clinic"].applied and fakes["b-clinic"].applied == []
+    assert report.exit_code == 3

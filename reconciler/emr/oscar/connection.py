@@ -25,7 +25,7 @@ from reconciler.errors import (
     RefusedError,
     SecretValueError,
 )
-from reconciler.secrets import SecretRef, redact
+from reconciler.secrets import SecretRef, contains_secret, redact
 
 ENCODE_HINT = (
     "percent-encode special characters in the user name and password "
@@ -273,7 +273,10 @@ def summarise(exc: BaseException) -> tuple[str, bool]:
 
 
 def _scrub(message: str) -> str:
-    """A trigger's message, shortened, with any secret this process resolved masked."""
+    """A trigger's message, shortened; withheld whole when any of the clinic's secrets occurs
+    in it in any form, even touching other letters or digits ('PIN1234')."""
+    if contains_secret(message):
+        return "(the message is withheld: it holds a secret value)"
     return redact(message[:200])
 
 

@@ -165,10 +165,7 @@ def pin_problem(pin: str) -> str | None:
     if not pin.isascii() or not pin.isdigit():
         return "OSCAR accepts a PIN of digits only"
     if not PIN_MIN_LENGTH <= len(pin) <= PIN_MAX_LENGTH:
-        return (
-            f"OSCAR accepts a PIN of {PIN_MIN_LENGTH} to {PIN_MAX_LENGTH} digits "
-            f"(it has {len(pin)})"
-        )
+        return f"OSCAR accepts a PIN of {PIN_MIN_LENGTH} to {PIN_MAX_LENGTH} digits"
     return None
 
 
@@ -205,7 +202,6 @@ def password_problem(password: str, lineage: Lineage | None = None) -> str | Non
     if lineage is Lineage.OPENO and size > BCRYPT_MAX_BYTES:
         return (
             f"Open-O stores passwords with bcrypt, which uses only the first {BCRYPT_MAX_BYTES} "
-            f"bytes (its newer versions refuse longer ones; this one has {size}); choose a "
-            "shorter password"
+            "bytes (its newer versions refuse longer ones); choose a shorter password"
         )
     return None

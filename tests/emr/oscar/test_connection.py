@@ -19,7 +19,7 @@ from reconciler.emr.oscar.connection import parse_database_url, summarise
 from reconciler.emr.oscar.passwords import Lineage
 from reconciler.emr.oscar.simulator import Scenario
 from reconciler.emr.oscar.sql import OscarSqlAdapter
-from reconciler.errors import EMRConnectionError, RefusedError, SecretValueError
+from reconciler.errors import AdapterError, EMRConnectionError, RefusedError, SecretValueError
 from reconciler.secrets import SecretRef
 from tests.conftest import ROOT, OscarDB, doc
 
@@ -232,3 +232,22 @@ def test_two_applies_on_one_sqlite_database_do_not_both_write(
         first.close()
         second.close()
     assert db.execute("SELECT COUNT(*) FROM program_provider WHERE provider_no='999990'") == [(1,)]
+
+
+@pytest.mark.mariadb
+def test_a_trigger_message_holding_a_secret_is_withheld(
+    make_oscar_db: Make, oscar_env: Callable[[OscarDB], None], adapter: OscarSqlAdapter
+) -> None:
+    """A trigger that echoes the new PIN, glued to other characters ('PIN2468x')."""
+    db = make_oscar_db("mariadb", Lineage.LEGACY)  # the PIN is stored as entered
+    db.seed(Scenario.DRIFT)
+    oscar_env(db)
+    db.execute(
+        "CREATE TRIGGER echo BEFORE UPDATE ON security FOR EACH ROW BEGIN "
+        "DECLARE msg VARCHAR(128) DEFAULT CONCAT('new pin is PIN', NEW.pin, 'x'); "
+        "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg; END"
+    )
+    c = build_clinic(YamlDocument("t.yaml", doc("oscar")), ROOT / "t.yaml")
+    with pytest.raises(AdapterError) as info:
+        adapter.apply(c, diff(c, adapter.read(c)))
+    assert "withheld" in str(info.value) and "2468" not in str(info.value)

@@ -8,6 +8,9 @@ MySQL echoes the values it was given ("Incorrect string value: '\\xF0\\x9F...'")
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -275,9 +278,22 @@ def summarise(exc: BaseException) -> tuple[str, bool]:
 def _scrub(message: str) -> str:
     """A trigger's message, shortened; withheld whole when any of the clinic's secrets occurs
     in it in any form, even touching other letters or digits ('PIN1234')."""
-    if contains_secret(message):
+    if contains_secret(message) or any(contains_secret(d) for d in _decoded(message)):
         return "(the message is withheld: it holds a secret value)"
     return redact(message[:200])
+
+
+def _decoded(message: str) -> list[str]:
+    """What hex or base64 runs in ``message`` decode to (a trigger can HEX() or TO_BASE64())."""
+    out = []
+    for run in re.findall(r"[0-9A-Fa-f]{4,}", message):
+        with contextlib.suppress(ValueError):
+            out.append(bytes.fromhex(run[: len(run) // 2 * 2]).decode("utf-8", "ignore"))
+    for run in re.findall(r"[A-Za-z0-9+/]{4,}={0,2}", message):
+        with contextlib.suppress(ValueError, binascii.Error):
+            padded = run + "=" * (-len(run) % 4)
+            out.append(base64.b64decode(padded).decode("utf-8", "ignore"))
+    return out
 
 
 @contextmanager

@@ -251,3 +251,26 @@ def test_a_trigger_message_holding_a_secret_is_withheld(
     with pytest.raises(AdapterError) as info:
         adapter.apply(c, diff(c, adapter.read(c)))
     assert "withheld" in str(info.value) and "2468" not in str(info.value)
+
+
+@pytest.mark.mariadb
+@pytest.mark.parametrize("encode", ["HEX", "TO_BASE64"])
+def test_a_trigger_message_holding_an_encoded_secret_is_withheld(
+    make_oscar_db: Make,
+    oscar_env: Callable[[OscarDB], None],
+    adapter: OscarSqlAdapter,
+    encode: str,
+) -> None:
+    db = make_oscar_db("mariadb", Lineage.LEGACY)
+    db.seed(Scenario.DRIFT)
+    oscar_env(db)
+    db.execute(
+        "CREATE TRIGGER echo BEFORE UPDATE ON security FOR EACH ROW BEGIN "
+        f"DECLARE msg VARCHAR(128) DEFAULT CONCAT('pin ', {encode}(NEW.pin)); "
+        "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = msg; END"
+    )
+    c = build_clinic(YamlDocument("t.yaml", doc("oscar")), ROOT / "t.yaml")
+    with pytest.raises(AdapterError) as info:
+        adapter.apply(c, diff(c, adapter.read(c)))
+    assert "withheld" in str(info.value)
+    assert "32343638" not in str(info.value) and "MjQ2OA" not in str(info.value)

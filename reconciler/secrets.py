@@ -117,7 +117,9 @@ def contains_secret(text: str) -> bool:
     return any(value and value in text for value in candidates)
 
 
-def _mask(text: str, values: set[str]) -> str:
+def mask(text: str, values: set[str]) -> str:
+    """``text`` with each of ``values`` replaced by ``(sensitive)``: a long value wherever it
+    occurs, a short one (a PIN) only as a whole token, so it does not garble other numbers."""
     for value in sorted(values, key=len, reverse=True):
         if value not in text:
             continue
@@ -140,14 +142,14 @@ def redact(text: str) -> str:
     scope = _scope.get()
     with _lock:
         values = set(_by_scope.get(scope, ())) if scope is not None else set(_everywhere)
-    return _mask(text, values)
+    return mask(text, values)
 
 
 def redact_all(text: str) -> str:
     """Mask every secret this process resolved, in any scope (for a debugging traceback)."""
     with _lock:
         values = set(_everywhere)
-    return _mask(text, values)
+    return mask(text, values)
 
 
 class Secret:
@@ -277,6 +279,17 @@ class SecretRef:
         """From a validated ``{env: NAME}`` or ``{file: path}`` mapping at ``field``."""
         ((source, name),) = value.items()
         return cls(source, name, base_dir, field)
+
+    @classmethod
+    def from_raw(cls, node: Any, base_dir: Path) -> SecretRef | None:
+        """``node`` of a raw (possibly invalid) document as a reference, or None if it is not
+        one (``{env: NAME}`` or ``{file: path}`` with a string)."""
+        if not (isinstance(node, dict) and len(node) == 1):
+            return None
+        ((source, name),) = node.items()
+        if source not in ("env", "file") or not isinstance(name, str):
+            return None
+        return cls(source, name, base_dir)
 
     @classmethod
     def optional(

@@ -82,26 +82,24 @@ def invisible_characters(doc: YamlDocument) -> Iterator[Diagnostic]:
             )
 
 
-def _secret_references(node: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str, str]]:
-    if isinstance(node, dict):
-        if len(node) == 1:
-            ((source, name),) = node.items()
-            if source in ("env", "file") and isinstance(name, str):
-                yield path, source, name
-                return
+def _secret_references(
+    node: Any, path: FieldPath, base_dir: Path
+) -> Iterator[tuple[FieldPath, SecretRef]]:
+    if (ref := SecretRef.from_raw(node, base_dir)) is not None:
+        yield path, ref
+    elif isinstance(node, dict):
         for key, value in node.items():
-            yield from _secret_references(value, (*path, key))
+            yield from _secret_references(value, (*path, key), base_dir)
     elif isinstance(node, list):
         for i, value in enumerate(node):
-            yield from _secret_references(value, (*path, i))
+            yield from _secret_references(value, (*path, i), base_dir)
 
 
 def secret_values(doc: YamlDocument) -> Iterator[Diagnostic]:
     """A secret that can be read here (a variable that is set, a file that exists) but whose
     value is unusable. One that cannot be read is not an error here: validate runs where
     secrets may not be, and plan reads them again."""
-    for path, source, name in _secret_references(doc.data, ()):
-        ref = SecretRef("env" if source == "env" else "file", name, Path(doc.path).parent)
+    for path, ref in _secret_references(doc.data, (), Path(doc.path).parent):
         try:
             ref.resolve()
         except SecretValueError as exc:

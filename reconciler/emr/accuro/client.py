@@ -36,7 +36,6 @@ import base64
 import contextlib
 import logging
 import random
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ import httpx
 from reconciler.emr.accuro import api_model as m
 from reconciler.emr.accuro.spec import AccuroApi
 from reconciler.errors import AdapterError, EMRConnectionError
-from reconciler.secrets import REDACTED, Secret, forms
+from reconciler.secrets import SHORT_SECRET, Secret, forms, mask
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +62,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 PAGE_SIZE = 50  # the API's maximum
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_DETAIL = 160
-SHORT = 8  # shorter secret forms are masked only as whole tokens
 T = TypeVar("T")
 
 
@@ -111,15 +109,7 @@ class _Masks(logging.Filter):
         self._values |= forms(value)
 
     def mask(self, text: str) -> str:
-        for value in sorted(self._values, key=len, reverse=True):
-            if value not in text:
-                continue
-            if len(value) >= SHORT:
-                text = text.replace(value, REDACTED)
-            else:
-                token = rf"(?<![A-Za-z0-9]){re.escape(value)}(?![A-Za-z0-9])"
-                text = re.sub(token, REDACTED, text)
-        return text
+        return mask(text, self._values)
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
@@ -182,7 +172,7 @@ class AccuroClient:
         self._masks = _Masks()
         for secret in (self._client_secret, self._key, self._basic):
             self._masks.add(secret.reveal())
-        if len(self._client_id.reveal()) >= SHORT:
+        if len(self._client_id.reveal()) >= SHORT_SECRET:
             self._masks.add(self._client_id.reveal())
         self._masks.attach()
         self._token: _Token | None = None

@@ -119,13 +119,11 @@ def _database_url(doc: YamlDocument, emr: dict[str, Any]) -> Iterator[Diagnostic
 def _known_value(doc: YamlDocument, value: Any) -> str | None:
     """The secret's value when it can be read here (an env variable that is set, a file that
     exists), else None: validate runs where secrets may not be, and plan checks again."""
-    if not (isinstance(value, dict) and len(value) == 1):
-        return None
-    ((source, name),) = value.items()
-    if source not in ("env", "file") or not isinstance(name, str):
+    ref = SecretRef.from_raw(value, Path(doc.path).parent)
+    if ref is None:
         return None
     try:
-        return SecretRef(source, name, Path(doc.path).parent).resolve().reveal()
+        return ref.resolve().reveal()
     except SecretError:
         return None
 

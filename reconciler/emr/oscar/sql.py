@@ -410,19 +410,19 @@ def _login_row(spec: OscarSpec, s: dict[str, Any], facts: DatabaseFacts) -> Osca
 # --- what OSCAR would refuse, found before anything is written -----------------------------
 
 
-def _check_secrets(spec: OscarSpec, lineage: Lineage | None) -> None:
+def _check_secrets(spec: OscarSpec, lineage: Lineage) -> None:
     """A PIN or password OSCAR would refuse is an error naming the rule, never the value;
     so is an expiry date that has come (OSCAR 2019 and Open-O refuse the login that day)."""
     if spec.pro_auth or not spec.present:
         return
-    expires = spec.login.expires
-    if expires is not None and expires <= date.today():
-        raise ClinicInputError(
-            f"ocean_connect.login.expires {expires.isoformat()} has come: OSCAR 2019 and Open-O "
-            "refuse the login from that day on; set a later date or null"
-        )
     login = spec.login
-    if login.pin is not None and (problem := pin_problem(login.pin.resolve().reveal())):
+    if login.expires is not None and login.expires <= date.today():
+        raise ClinicInputError(
+            f"ocean_connect.login.expires {login.expires.isoformat()} has come: OSCAR 2019 and "
+            "Open-O refuse the login from that day on; set a later date or null"
+        )
+    pin = login.pin.resolve().reveal() if login.pin is not None else None
+    if login.pin is not None and pin is not None and (problem := pin_problem(pin)):
         raise SecretValueError(f"ocean_connect.login.pin {login.pin.describe()}: {problem}")
     if login.password is not None and (
         problem := password_problem(login.password.resolve().reveal(), lineage)
@@ -430,13 +430,11 @@ def _check_secrets(spec: OscarSpec, lineage: Lineage | None) -> None:
         raise SecretValueError(
             f"ocean_connect.login.password {login.password.describe()}: {problem}"
         )
-    if lineage is not None:
-        pin = login.pin.resolve().reveal() if login.pin is not None else None
-        user_problem, pin_problem_ = lineage_problems(login.username, pin, lineage)
-        if user_problem:
-            raise ConflictError(user_problem)
-        if pin_problem_:
-            raise SecretValueError(pin_problem_)
+    user_problem, pin_problem_ = lineage_problems(login.username, pin, lineage)
+    if user_problem:
+        raise ConflictError(user_problem)
+    if pin_problem_:
+        raise SecretValueError(pin_problem_)
 
 
 def _check_fit(spec: OscarSpec, facts: DatabaseFacts) -> None:

@@ -42,6 +42,18 @@ def _accuro(doc: YamlDocument, data: dict[str, Any]) -> Iterator[Diagnostic]:
     user = data.get("ocean_api_user")
     if not isinstance(user, dict):
         return
+    grant = dig(data, "emr", "api", "grant")
+    if grant == "password" and "password" not in user:
+        yield doc.diagnostic(
+            ("emr", "api", "grant"),
+            "the password grant signs in as the OceanAPI user: give ocean_api_user.password "
+            "(a secret reference), or use grant: client_credentials",
+        )
+    if dig(data, "emr", "api", "login_office") is not None and grant == "client_credentials":
+        yield doc.diagnostic(
+            ("emr", "api", "login_office"),
+            "is sent only with the password grant; remove it, or use grant: password",
+        )
     username = user.get("username")
     if isinstance(username, str):
         if re.search(r"\s", username):

@@ -25,6 +25,13 @@ class Permission(StrEnum):
 ALL_PERMISSIONS: frozenset[Permission] = frozenset(Permission)
 
 
+class Grant(StrEnum):
+    """How the adapter gets its token (README: "Accuro: how reconciler signs in")."""
+
+    PASSWORD = "password"  # the OceanAPI user's own password grant: a user-bound token
+    CLIENT_CREDENTIALS = "client_credentials"  # the partner client's Service User token
+
+
 class UndeclaredPolicy(StrEnum):
     """What to do with live items nobody declared (Ansible's merged/overridden)."""
 
@@ -40,6 +47,8 @@ class AccuroApi:
     client_id: SecretRef
     client_secret: SecretRef
     subscription_key: SecretRef
+    grant: Grant = Grant.CLIENT_CREDENTIALS
+    login_office: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,7 @@ def build_spec(data: dict[str, Any], base_dir: Path) -> AccuroSpec:
     """The spec from a validated document."""
     api = data["emr"]["api"]
     user = data["ocean_api_user"]
+    default_grant = Grant.PASSWORD if "password" in user else Grant.CLIENT_CREDENTIALS
     offices = tuple(
         OfficeGrant(
             name=office["name"],
@@ -115,6 +125,8 @@ def build_spec(data: dict[str, Any], base_dir: Path) -> AccuroSpec:
             subscription_key=SecretRef.from_document(
                 api["subscription_key"], base_dir, "emr.api.subscription_key"
             ),
+            grant=Grant(api.get("grant", default_grant)),
+            login_office=api.get("login_office"),
         ),
         ocean_api_user=OceanApiUser(
             username=user["username"],

@@ -55,6 +55,12 @@ def config_commit(path: Path) -> str | None:
     return commit if len(commit) == 40 else None
 
 
+def git_user_name(folder: Path = Path()) -> str | None:
+    """Git's ``user.name`` for ``folder``, if set (who confirms, by default)."""
+    name = (_git(folder, "config", "user.name") or "").strip()
+    return name or None
+
+
 @dataclass(frozen=True, slots=True)
 class FileState:
     """A clinic file against git: the commit of its repository, and whether the file differs

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from reconciler import __version__
-from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, config_commit
+from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, config_commit, git_user_name
 from reconciler.config import DEFAULT_PATH, LoadResult, load_clinics
-from reconciler.diagnostics import Diagnostic
+from reconciler.diagnostics import Diagnostic, Severity
 from reconciler.emr.registry import AdapterPool
 from reconciler.engine import (
     ApplyReport,
@@ -37,11 +39,27 @@ from reconciler.errors import (
 from reconciler.exitcodes import EXIT_CODE_HELP, ExitCode
 from reconciler.interrupt import as_interrupted, handling_interrupts
 from reconciler.invisible import visible
-from reconciler.plan import SafetyRule
+from reconciler.model import Confirmation, Confirmations
+from reconciler.plan import ClinicPlan, Plan, SafetyRule
 from reconciler.planfile import check_out_path, read_plan, write_plan
 from reconciler.render import RENDERERS, render_text
-from reconciler.render.common import step_lines
+from reconciler.render.checklist import (
+    DEFAULT_CHECKLIST_DIR,
+    checklist_path,
+    confirmable,
+    render_checklist,
+)
+from reconciler.render.common import field_lines, headline, step_lines
 from reconciler.secrets import redact_all
+from reconciler.state import (
+    DEFAULT_STATE_DIR,
+    attach_state,
+    orphan_state_files,
+    read_state,
+    state_path,
+    write_state,
+)
+from reconciler.state import now as state_now
 
 EPILOG = "\b\nExit codes (the same for every command):\n" + EXIT_CODE_HELP
 
@@ -176,11 +194,42 @@ def cli(debug: bool) -> None:
     """
 
 
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_STATE_DIR,
+    envvar="RECONCILER_STATE_DIR",
+    show_default=True,
+    help="Where `reconcile confirm` keeps what people did by hand (state/<clinic id>.yaml).",
+)
+
+
+def _with_state(result: LoadResult, state_dir: Path, *, orphans: bool = False) -> LoadResult:
+    """Each clinic with its confirmations; a state file's problems join the diagnostics."""
+    result.clinics, problems = attach_state(result.clinics, state_dir)
+    result.diagnostics += problems
+    if orphans and not result.errors:
+        for path in orphan_state_files(state_dir, [c.id for c in result.clinics]):
+            result.diagnostics.append(
+                Diagnostic(
+                    str(path),
+                    1,
+                    1,
+                    "(document)",
+                    "no clinic file given has this id; the state file is not used",
+                    severity=Severity.WARNING,
+                )
+            )
+    return result
+
+
 @cli.command(epilog=EPILOG)
 @paths_argument
-def validate(paths: tuple[Path, ...]) -> int:
-    """Check clinic files: schema and meaning, every problem in one run."""
-    result = load_clinics(paths)
+@state_dir_option
+def validate(paths: tuple[Path, ...], state_dir: Path) -> int:
+    """Check clinic files and their state files: schema and meaning, every problem in one
+    run."""
+    result = _with_state(load_clinics(paths), state_dir, orphans=not paths)
     _print_diagnostics(result.diagnostics, len(result.files))
     return ExitCode.INVALID if result.errors else ExitCode.OK
 
@@ -194,11 +243,12 @@ clinic_option = click.option(
 )
 
 
-def _load(paths: tuple[Path, ...]) -> LoadResult:
-    """Load and check clinic files; any error stops here (exit 1), warnings go to stderr.
+def _load(paths: tuple[Path, ...], state_dir: Path) -> LoadResult:
+    """Load and check clinic files and their state files; any error stops here (exit 1),
+    warnings go to stderr.
 
     Secret values are not read here: an unusable one is that clinic's error at plan."""
-    result = load_clinics(paths, here_and_now=False)
+    result = _with_state(load_clinics(paths, here_and_now=False), state_dir)
     for warning in result.warnings:
         _out(warning.format(), err=True)
     result.raise_for_errors()
@@ -230,15 +280,17 @@ def _commit(paths: tuple[Path, ...]) -> str | None:
     is_flag=True,
     help="Exit 2 when there are changes (0 when there are none).",
 )
+@state_dir_option
 def plan(
     paths: tuple[Path, ...],
     clinic_ids: tuple[str, ...],
     fmt: str,
     out: Path | None,
     detailed_exitcode: bool,
+    state_dir: Path,
 ) -> int:
     """Show how live EMR state differs from the clinic files."""
-    loaded = _load(paths)
+    loaded = _load(paths, state_dir)
     if out is not None:
         check_out_path(out, loaded.files)
     clinics = loaded.select(clinic_ids)
@@ -322,6 +374,15 @@ def _print_stop(report: ApplyReport) -> None:
     show_default=True,
     help="Where to append the audit log.",
 )
+@click.option(
+    "--checklist-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=DEFAULT_CHECKLIST_DIR,
+    envvar="RECONCILER_CHECKLIST_DIR",
+    show_default=True,
+    help="Where to write each clinic's checklist of manual steps (<clinic id>.md).",
+)
+@state_dir_option
 def apply(
     paths: tuple[Path, ...],
     clinic_ids: tuple[str, ...],
@@ -329,10 +390,15 @@ def apply(
     auto_approve: bool,
     allow: tuple[str, ...],
     audit_log: Path,
+    checklist_dir: Path,
+    state_dir: Path,
 ) -> int:
-    """Make live EMR state match the clinic files, then verify it converged."""
+    """Make live EMR state match the clinic files, then verify it converged.
+
+    Changes only a person can make are printed and written as a Markdown checklist per
+    clinic; record them afterwards with `reconcile confirm`."""
     rules = [SafetyRule(r) for r in allow]
-    loaded = _load(paths)
+    loaded = _load(paths, state_dir)
     clinics = loaded.select(clinic_ids)
     commit = _commit(paths)
     with AdapterPool() as pool:
@@ -378,13 +444,182 @@ def apply(
             click.confirm("Apply these changes?", abort=True)
         audit = AuditLog(audit_log, loaded.file_hashes)
         audit.check_writable()
+        checklists = _Checklists(checklist_dir, {cp.clinic.id: cp for cp in result.clinics})
+        checklists.check_writable(result)
+
+        def on_outcome(outcome: ClinicOutcome) -> None:
+            _print_outcome(outcome)
+            checklists.write(outcome, result.plan_id)
+
         with handling_interrupts():
-            report = apply_plan(result, pool.for_clinic, rules, audit, _print_outcome)
+            report = apply_plan(result, pool.for_clinic, rules, audit, on_outcome)
     if report.stopped is not None:
         _print_stop(report)
     ok = sum(o.ok for o in report.outcomes)
     _out(f"Apply: {ok} of {len(report.outcomes)} clinics done.")
     return max(report.exit_code, result.error_exit)
+
+
+class _Checklists:
+    """Writes each clinic's checklist of manual steps as Markdown after its outcome."""
+
+    def __init__(self, directory: Path, plans: dict[str, ClinicPlan]) -> None:
+        self.directory, self.plans = directory, plans
+
+    def check_writable(self, plan: Plan) -> None:
+        """Before anything is applied: the folder exists (or is made) and takes files."""
+        if not any(cp.manual for cp in plan.clinics if cp.error is None):
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            probe = self.directory / ".reconcile-probe"
+            probe.write_text("", encoding="utf-8")
+            probe.unlink()
+        except OSError as exc:
+            raise UsageError(
+                f"--checklist-dir {self.directory}: cannot write there "
+                f"({exc.strerror or type(exc).__name__}); nothing was applied"
+            ) from None
+
+    def write(self, outcome: ClinicOutcome, plan_id: str) -> None:
+        manual = [r.change for r in outcome.results if r.outcome is Result.MANUAL]
+        cp = self.plans.get(outcome.clinic_id)
+        if not manual or cp is None:
+            return
+        path = checklist_path(self.directory, outcome.clinic_id)
+        text = render_checklist(cp.clinic, manual, plan_id)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            _echo_error(f"cannot write the checklist {path}: {exc.strerror or exc}")
+            return
+        _out(f"  checklist: {path}")
+        if any(confirmable(c) for c in manual):
+            _out(f"  when it is done: reconcile confirm {outcome.clinic_id}")
+
+
+def _person(by: str | None) -> str:
+    """Who confirms: --by, else asked on a terminal (default: Git's user.name, $USER)."""
+    if by is None:
+        if not _is_interactive():
+            raise UsageError("--by NAME is required: who made these changes")
+        default = git_user_name() or os.environ.get("USER") or None
+        by = str(click.prompt("Your name (recorded with the confirmation)", default=default))
+    name = " ".join(by.split())
+    if not name or len(name) > 200 or not name.isprintable():
+        raise UsageError("--by: give a name of 1 to 200 printable characters")
+    return name
+
+
+def _when(at: str | None) -> datetime:
+    if at is None:
+        return state_now()
+    try:
+        value = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"--at {at!r}: not a date and time; write e.g. 2026-12-01T18:30:00Z"
+        ) from None
+    if value.tzinfo is None:
+        raise UsageError(f"--at {at!r}: give the zone too, e.g. 2026-12-01T18:30:00-05:00")
+    if value > state_now() + timedelta(minutes=5):
+        raise UsageError(f"--at {at!r} is in the future")
+    return value
+
+
+@cli.command(epilog=EPILOG)
+@click.argument("clinic_id", metavar="CLINIC")
+@paths_argument
+@click.option(
+    "--change",
+    "addresses",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Confirm this change, as the plan shows its address (repeatable).",
+)
+@click.option("--all", "confirm_all", is_flag=True, help="Confirm every manual change planned.")
+@click.option("--by", help="Who made the changes (asked on a terminal when not given).")
+@click.option("--at", help="When they were made (ISO 8601 with zone); default: now.")
+@state_dir_option
+def confirm(
+    clinic_id: str,
+    paths: tuple[Path, ...],
+    addresses: tuple[str, ...],
+    confirm_all: bool,
+    by: str | None,
+    at: str | None,
+    state_dir: Path,
+) -> int:
+    """Record that a person made CLINIC's manual changes (the checklist apply wrote).
+
+    Reads live state and plans CLINIC as `plan` does, then records the chosen changes in
+    state/CLINIC.yaml, to commit with the clinic files. The next plan takes a confirmed
+    change as done where the EMR cannot show it, and says so where it shows otherwise.
+    """
+    loaded = _load(paths, state_dir)
+    (clinic,) = loaded.select([clinic_id])
+    when = _when(at)
+    with AdapterPool() as pool:
+        planned = make_plan([clinic], pool.for_clinic).clinics[0]
+    if planned.error is not None:
+        _echo_error(f"{clinic_id}: {planned.error}")
+        _out("Nothing was recorded.")
+        return planned.error_exit
+    candidates = [c for c in planned.manual if confirmable(c)]
+    if not candidates:
+        _out(f"{clinic_id}: no manual change is planned; nothing to confirm.")
+        return ExitCode.OK
+    by_address = {c.address: c for c in candidates}
+    if addresses:
+        unknown = [a for a in addresses if a not in by_address]
+        if unknown:
+            raise UsageError(
+                f"--change {unknown[0]}: not a manual change planned for {clinic_id} now; "
+                "planned: " + "; ".join(by_address)
+            )
+        chosen = [by_address[a] for a in dict.fromkeys(addresses)]
+    elif confirm_all:
+        chosen = candidates
+    elif _is_interactive():
+        chosen = []
+        for change in candidates:
+            _out(headline(change))
+            _out("\n".join(f"    {line}" for line in field_lines(change)))
+            if click.confirm("  Done?", default=False):
+                chosen.append(change)
+    else:
+        raise UsageError(
+            "name the changes with --change ADDRESS (repeatable) or --all; there is no "
+            "terminal to ask on"
+        )
+    if not chosen:
+        _out("Nothing was recorded.")
+        return ExitCode.OK
+    person = _person(by)
+    path = state_path(state_dir, clinic_id)
+    existing, problems = read_state(path, clinic_id)
+    if problems:
+        raise ConfigError(problems)
+    records = tuple(
+        Confirmation(
+            change=c.address,
+            done={f.name: str(f.after) for f in c.fields},
+            by=person,
+            at=when,
+            plan=None,
+        )
+        for c in chosen
+    )
+    write_state(path, clinic_id, Confirmations(existing.records + records))
+    _out(f"Recorded {len(records)} confirmation(s) by {person} in {path}:")
+    for record in records:
+        done = ", ".join(f"{k} {v}" for k, v in record.done.items())
+        _out(f"  {record.change}: {done}")
+    _out("Commit it with the clinic files; `reconcile plan` now shows what is verified.")
+    return ExitCode.OK
 
 
 def main() -> None:

@@ -13,11 +13,17 @@ from reconciler.model import Clinic
 from reconciler.plan import Change
 
 
+def notes(clinic: Clinic, live: Any) -> tuple[str, ...]:
+    """What the plan of ``clinic`` rests on (its EMR's words: observed, confirmed)."""
+    return emr(clinic.emr).notes(clinic.spec, live, clinic.confirmations)
+
+
 def diff(clinic: Clinic, live: Any) -> tuple[Change, ...]:
     """All changes that take ``live`` to ``clinic``'s desired state, in a stable order.
 
     ``live is None`` means the adapter cannot read this EMR: the EMR's rules then give
-    the whole set-up as a checklist for a person.
+    the whole set-up as a checklist for a person. What people confirmed they did by hand
+    (``clinic.confirmations``) counts where live state cannot show it.
     """
-    changes = emr(clinic.emr).diff(clinic.spec, live)
+    changes = emr(clinic.emr).diff(clinic.spec, live, clinic.confirmations)
     return tuple(sorted(changes, key=lambda c: c.sort_key))

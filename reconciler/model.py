@@ -10,14 +10,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+
+from reconciler.diagnostics import format_field
 
 
 @dataclass(frozen=True, slots=True)
 class SourceLocation:
     file: str
     line: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """A person's record that they made a manual change by hand (``reconcile confirm``).
+
+    ``done`` maps each of the change's fields to the value the person set (the change's
+    ``after``): for an Accuro grid row, ``{"scheduling": "granted", "billing": "cleared"}``.
+    """
+
+    change: str  # the change's address
+    done: Mapping[str, str]
+    by: str
+    at: datetime  # timezone-aware
+    plan: str | None = None  # the plan id the person worked from, when known
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmations:
+    """A clinic's confirmations (``state/<clinic id>.yaml``), oldest first."""
+
+    records: tuple[Confirmation, ...] = ()
+    source: str | None = None  # the state file, when there is one
+
+    def latest(self, address: str, name: str) -> Confirmation | None:
+        """The newest confirmation of field ``name`` of the change at ``address``."""
+        found = [r for r in self.records if r.change == address and name in r.done]
+        return max(found, key=lambda r: r.at) if found else None
+
+
+NO_CONFIRMATIONS = Confirmations()
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +65,18 @@ class Clinic:
     spec: Any  # the EMR package's desired-state value object
     source: SourceLocation
     document: dict[str, Any]  # the validated document, for hashing and audit
+    lines: Mapping[tuple[str | int, ...], int] = field(default_factory=dict, compare=False)
+    """The line each field is written on, for messages that point into the file."""
+    confirmations: Confirmations = NO_CONFIRMATIONS
+
+    def where(self, path: tuple[str | int, ...]) -> str:
+        """``FILE:LINE: field.path`` for a field of this clinic's file (its nearest written
+        ancestor's line when the field itself is not written)."""
+        probe = tuple(path)
+        while probe and probe not in self.lines:
+            probe = probe[:-1]
+        line = self.lines.get(probe, self.source.line if not probe else 1)
+        return f"{self.source.file}:{line}: {format_field(path)}"
 
     def desired_hash(self) -> str:
         """A hash of the declared state (secret references, not values): detects edits."""

@@ -85,10 +85,14 @@ class Change:
 
     def side(self, which: int) -> dict[str, Any] | None:
         """``before`` (0) or ``after`` (1) as a mapping of displayable values."""
-        if (which == 0 and self.action in (Action.CREATE, Action.GRANT)) or (
-            which == 1 and self.action in (Action.DELETE, Action.REVOKE)
+        if (which == 0 and self.action is Action.CREATE) or (
+            which == 1 and self.action is Action.DELETE
         ):
             return None
+        if self.action in (Action.GRANT, Action.REVOKE):  # a manual grid row says both sides
+            shown = [f.shown()[which] for f in self.fields]
+            if not any(v is not None for v in shown):
+                return None
         if self.action is Action.STEP and not self.fields:
             return None
         return {f.name: f.shown()[which] for f in self.fields}
@@ -111,6 +115,9 @@ class ClinicPlan:
     changes: tuple[Change, ...] = ()
     error: str | None = None
     error_exit: ExitCode = ExitCode.EMR_FAILED  # REFUSED when another run holds the clinic
+    notes: tuple[str, ...] = ()
+    """What the plan rests on, for a person (``12 cells verified by the API, 30 only
+    confirmed``); not part of the plan's identity."""
 
     @property
     def status(self) -> ClinicStatus:

@@ -67,6 +67,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                     "file": _TEXT,
                     "status": {"enum": ["in_sync", "changes", "error"]},
                     "error": {"type": ["string", "null"]},
+                    "notes": {"type": "array", "maxItems": 100, "items": _TEXT},
                     "desired_hash": {
                         "type": "string",
                         "pattern": "^sha256:[0-9a-f]{64}$",

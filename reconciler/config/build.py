@@ -21,4 +21,5 @@ def build_clinic(doc: YamlDocument, file_path: Path) -> Clinic:
         spec=emr(kind).build(data, file_path.parent),
         source=SourceLocation(doc.path, doc.position(("clinic", "id")).line),
         document=data,
+        lines={path: pos.line for path, pos in doc.values.items()},
     )

@@ -27,11 +27,16 @@ _TYPE_NAMES = {
 
 
 @cache
-def clinic_schema() -> dict[str, Any]:
-    """The clinic file schema (``schemas/clinic.schema.json``)."""
-    text = resources.files("reconciler").joinpath("clinic.schema.json").read_text("utf-8")
+def load_schema(name: str) -> dict[str, Any]:
+    """A published schema, ``schemas/<name>.schema.json`` (``clinic``, ``state``)."""
+    text = resources.files("reconciler").joinpath(f"{name}.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def clinic_schema() -> dict[str, Any]:
+    """The clinic file schema (``schemas/clinic.schema.json``)."""
+    return load_schema("clinic")
 
 
 def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
@@ -50,16 +55,17 @@ def _inline_refs(node: Any, defs: dict[str, Any]) -> Any:
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    schema = clinic_schema()
+def _validator(name: str) -> Draft202012Validator:
+    schema = load_schema(name)
     inlined = _inline_refs(schema, schema.get("$defs", {}))
     return Draft202012Validator(inlined, format_checker=FormatChecker())
 
 
-def schema_diagnostics(doc: YamlDocument) -> list[Diagnostic]:
+def schema_diagnostics(doc: YamlDocument, schema: str = "clinic") -> list[Diagnostic]:
+    """Every way ``doc`` breaks the named schema, located and in plain words."""
     seen: set[tuple[str, str]] = set()
     out: list[Diagnostic] = []
-    for error in _validator().iter_errors(doc.data):
+    for error in _validator(schema).iter_errors(doc.data):
         for diag in _translate(error, doc):
             if (diag.field, diag.message) not in seen:
                 seen.add((diag.field, diag.message))

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from reconciler.model import Clinic
+from reconciler.model import Clinic, Confirmations
 from reconciler.plan import Change
 
 if TYPE_CHECKING:
@@ -80,11 +80,16 @@ class EmrPackage:
     """Which adapter serves a clinic with this spec (adapters are shared by name)."""
     new_adapter: Callable[[str], Adapter]
     """A new adapter of that name."""
-    diff: Callable[[Any, Any], Iterable[Change]]
-    """The pure diff: (spec, live or None) -> changes. No I/O."""
+    diff: Callable[[Any, Any, Confirmations], Iterable[Change]]
+    """The pure diff: (spec, live or None, what people confirmed) -> changes. No I/O."""
     check_here_and_now: Callable[[YamlDocument, date], Iterator[Diagnostic]] = lambda doc, today: (
         iter(())
     )
     """Checks that depend on where and when ``validate`` runs: secret values it can read,
     dates that have come (``plan`` finds the same problems as that clinic's error, so one
     clinic's secret or date never stops the rest)."""
+    notes: Callable[[Any, Any, Confirmations], tuple[str, ...]] = lambda spec, live, confirmed: ()
+    """What a plan of this clinic rests on, in a line or two (observed vs confirmed)."""
+    checklist: Callable[[Clinic, Sequence[Change]], list[tuple[str, str]]] | None = None
+    """The sections (title, Markdown body) of the checklist ``apply`` writes for a clinic's
+    manual changes, in the order a person works; None: one section per change."""

@@ -30,7 +30,7 @@ def field_lines(change: Change) -> list[str]:
     lines = []
     for f in change.fields:
         before, after = f.shown()
-        if change.action in (Action.CREATE, Action.GRANT):
+        if change.action is Action.CREATE or (change.action is Action.GRANT and before is None):
             lines.append(f"{f.name}: {value(after)}")
         elif change.action in (Action.DELETE, Action.REVOKE) and after is None:
             lines.append(f"{f.name}: {value(before)} -> (removed)")

@@ -42,6 +42,7 @@ def _plan_body(plan: Plan) -> dict[str, Any]:
                 "file": cp.clinic.source.file,
                 "status": cp.status.value,
                 "error": cp.error,
+                "notes": list(cp.notes),
                 "desired_hash": cp.clinic.desired_hash(),
                 "changes": [
                     {

@@ -41,6 +41,8 @@ def _details(cp: ClinicPlan) -> str:
         out += [f"**Error:** {_escape(cp.error)}", ""]
     elif not cp.changes:
         out += ["In sync: nothing to change.", ""]
+    if cp.notes:
+        out += [*(f"_{_escape(note)}_  " for note in cp.notes), ""]
     automatic, manual = cp.automatic, cp.manual
     if automatic:
         out += ["```diff"]

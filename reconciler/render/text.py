@@ -13,6 +13,7 @@ def render_text(plan: Plan) -> str:
         out.append(f"{c.id} ({c.emr}, {c.name}): {clinic_counts(cp)}")
         if cp.error is not None:
             out.append(f"    error: {cp.error}")
+        out += [f"    note: {note}" for note in cp.notes]
         for change in cp.changes:
             out.append(f"  {headline(change)}")
             out += [f"        {line}" for line in field_lines(change)]

@@ -1,30 +1,41 @@
 """Accuro (QHR): the OceanAPI user's Provider Permissions (seeds 000-003).
 
-    spec.py     desired state, built from a validated clinic file
-    checks.py   checks of meaning beyond the schema
-    diff.py     the grid as an exact checklist, then Ocean's "Sync Full Schedule"
+    spec.py       desired state, built from a validated clinic file
+    checks.py     checks of meaning beyond the schema
+    client.py     the partner REST API over httpx (tokens, paging, retries, masking)
+    api_model.py  the API's DTOs as typed values
+    adapter.py    reads what the API shows of one clinic
+    live.py       that reading, resolved against the clinic file (exact names)
+    diff.py       the grid cell by cell: observed, confirmed, or a manual change
+    checklist.py  the steps a person follows in Accuro and Ocean
+    simulator.py  a real HTTP server that behaves like the API (sim_*.py)
 
-Accuro's partner API cannot read or write the Provider Permissions grid, so every change
-is a step for a person (the manual adapter); an API adapter that verifies what it can
-belongs here.
+The partner API can neither read nor write the Provider Permissions grid: every change is
+a step for a person, recorded afterwards with ``reconcile confirm``; the adapter verifies
+what the API shows (the user, its offices, appointment access).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from reconciler.emr.accuro.checklist import checklist
 from reconciler.emr.accuro.checks import check
-from reconciler.emr.accuro.diff import diff_accuro
+from reconciler.emr.accuro.diff import diff_accuro, notes_accuro
 from reconciler.emr.accuro.spec import build_spec
-from reconciler.emr.contract import Adapter, EmrPackage, ManualAdapter
+from reconciler.emr.contract import Adapter, EmrPackage
+
+ADAPTER = "accuro-api"
 
 
 def _adapter_name(spec: Any) -> str:
-    return "manual"
+    return ADAPTER
 
 
 def _new_adapter(name: str) -> Adapter:
-    return ManualAdapter()
+    from reconciler.emr.accuro.adapter import AccuroAdapter  # httpx only when used
+
+    return AccuroAdapter()
 
 
 EMR = EmrPackage(
@@ -37,4 +48,6 @@ EMR = EmrPackage(
     adapter_name=_adapter_name,
     new_adapter=_new_adapter,
     diff=diff_accuro,
+    notes=notes_accuro,
+    checklist=checklist,
 )

@@ -11,6 +11,7 @@ from typing import Any
 
 from reconciler.emr.oscar.live import OscarLive, OscarLoginRow
 from reconciler.emr.oscar.spec import OscarSpec
+from reconciler.model import NO_CONFIRMATIONS, Confirmations
 from reconciler.plan import Action, Change, FieldChange, Mode, SafetyRule
 from reconciler.secrets import SecretRef
 
@@ -64,7 +65,10 @@ EXPIRY_WARNED = (
 )
 
 
-def diff_oscar(spec: OscarSpec, live: OscarLive | None) -> Iterator[Change]:
+def diff_oscar(
+    spec: OscarSpec, live: OscarLive | None, confirmed: Confirmations = NO_CONFIRMATIONS
+) -> Iterator[Change]:
+    """OSCAR's tables are read whole: confirmations prove nothing there and are not used."""
     if live is None:
         yield from oscar_checklist(spec)
     elif spec.present:

@@ -29,7 +29,7 @@ class Confirmation:
     """A person's record that they made a manual change by hand (``reconcile confirm``).
 
     ``done`` maps each of the change's fields to the value the person set (the change's
-    ``after``): for an Accuro grid row, ``{"scheduling": "granted", "billing": "cleared"}``.
+    ``after``): for a permission grid row, ``{"scheduling": "granted", "billing": "cleared"}``.
     """
 
     change: str  # the change's address

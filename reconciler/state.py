@@ -1,6 +1,6 @@
 """Confirmations: what people did by hand, one small YAML file per clinic under ``state/``.
 
-Some changes only a person can make (Accuro's Provider Permissions grid has no API). After
+Some changes only a person can make (a permission grid an EMR's API cannot write). After
 doing them, a person records it with ``reconcile confirm``; the record lives in
 ``state/<clinic id>.yaml``, committed and reviewed like the clinic files, and checked
 against ``schemas/state.schema.json`` like them. Plan then compares what an EMR shows with

@@ -199,7 +199,11 @@ def cells(
 
 
 def _file_name(grant: ProviderGrant) -> str:
-    return grant.name if grant.name else f"provider id {grant.provider_id}"
+    return grant.name if grant.name else _file_name_of(grant.provider_id)
+
+
+def _file_name_of(provider_id: int | None) -> str:
+    return f"provider id {provider_id}"
 
 
 def _columns(perms: Iterable[Permission]) -> str:
@@ -228,7 +232,9 @@ def row_change(row: Sequence[Cell], index: int) -> Change | None:
     check = [c.permission for c in todo if c.wanted]
     clear = [c.permission for c in todo if not c.wanted]
     action = Action.UPDATE if check and clear else Action.GRANT if check else Action.REVOKE
-    who = f"{first.provider} (id {first.provider_id})" if first.provider_id else first.provider
+    who = first.provider
+    if first.provider_id is not None and first.provider != _file_name_of(first.provider_id):
+        who += f" (id {first.provider_id})"
     step = f"Office '{first.office}', {who}:"
     step += f" check {_columns(check)}" if check else ""
     step += (";" if check else "") + f" clear {_columns(clear)}" if clear else ""

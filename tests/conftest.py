@@ -83,6 +83,17 @@ def doc(kind: str = "oscar", **changes: Any) -> dict[str, Any]:
 WriteClinic = Callable[..., Path]
 
 
+@pytest.fixture(autouse=True)
+def _outputs_in_tmp(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checklists and state files a test does not place itself go to a temporary folder,
+    never into the working tree."""
+    where = tmp_path_factory.mktemp("outputs")
+    monkeypatch.setenv("RECONCILER_CHECKLIST_DIR", str(where / "checklists"))
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(where / "state"))
+
+
 @pytest.fixture
 def write_clinic(tmp_path: Path) -> WriteClinic:
     """Write a clinic file (a dict is dumped as YAML, a str/bytes written as is)."""

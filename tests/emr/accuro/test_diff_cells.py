@@ -184,9 +184,8 @@ def test_fingerprints_follow_observations_and_confirmations() -> None:
     a1 = row_address(USER, "A", 1)
     base = next(diff_accuro(s, live({"A": (10, [1])}, set(), set()))).fingerprint
     observed = next(diff_accuro(s, live({"A": (10, [1])}, {1}, set()))).fingerprint
-    confirmed = next(
-        diff_accuro(s, live({"A": (10, [1])}, set(), set()), Confirmations((confirm(a1, labs="granted"),)))
-    ).fingerprint  # fmt: skip
+    labs = Confirmations((confirm(a1, labs="granted"),))
+    confirmed = next(diff_accuro(s, live({"A": (10, [1])}, set(), set()), labs)).fingerprint
     assert len({base, observed, confirmed}) == 3
 
 

@@ -1,15 +1,27 @@
 """An httpx client for the Accuro REST API, as the OceanAPI integration uses it.
 
-**Authentication: client credentials, not a password grant.** The partner flow QHR
-documents is ``POST {base}/v1/token?tenant=ACRON`` with the client id and secret as HTTP
-Basic and the form ``grant_type=client_credentials&scope=...`` (scope is required); it
-returns no refresh token. No password grant is documented for partners: the only one is
-the legacy ``/oauth/token``, which also needs an office id. The partner token is
-nevertheless user-bound: Okta puts the client's Service User (the OceanAPI user) in its
-``service_user_id`` claim, and the API then acts as that user, filtered by that user's
-Provider Permissions (FACTS.md §1a). So this client asks for a client-credentials token,
-and :meth:`AccuroClient.whoami` proves which user it is bound to; the OceanAPI user's
-password is never sent to the API.
+**Authentication: two grants, one token endpoint.** Both ask
+``POST {base}/v1/token?tenant=ACRON``, with the client id and secret as HTTP Basic and a
+``scope`` (required):
+
+- ``Grant.PASSWORD``, the form ``grant_type=password&username=...&password=...&scope=...``
+  (and ``office=N`` when ``login_office`` is set): the OceanAPI user signs in with its own
+  password. The token is bound to that user, so what the API shows (which providers'
+  appointments it may read, which offices it has) is exactly what Ocean, which signs in as
+  the same user, sees. It is the default when the clinic file gives
+  ``ocean_api_user.password`` (``spec.build_spec`` decides; this client only does what it is
+  told). The public source documents this grant on Accuro's own OAuth server, which takes
+  ``office=`` too and insists on it there (FACTS.md §1b); QHR's partner guide documents only
+  client credentials, hence the other grant.
+- ``Grant.CLIENT_CREDENTIALS``, the form ``grant_type=client_credentials&scope=...``: the
+  partner flow QHR documents (FACTS.md §1a). Okta binds the partner client to its Service
+  User through the token's ``service_user_id`` claim, and the API acts as that user,
+  filtered by its Provider Permissions; which user that is, only :meth:`AccuroClient.whoami`
+  can tell (the adapter checks it is the OceanAPI user). No password is sent.
+
+Neither grant's refresh token is used: a token that expires is replaced by a new grant. A
+refused sign-in is never retried, since each failed attempt may count towards Accuro locking
+the very user Ocean depends on.
 
 **Every call** sends the ``X-QHR-Subscription-Key`` header (also to the token endpoint:
 same gateway host, harmless) and, under ``/rest``, ``?uuid=``. A token is reused until
@@ -22,12 +34,15 @@ at most ``RetryPolicy.attempts`` times in all: after a 429, waiting its ``Retry-
 broken connection, with exponential backoff and jitter.
 
 **Errors** are reconciler's: :class:`~reconciler.errors.EMRConnectionError` when the API
-cannot be reached, times out, keeps failing (5xx, 429) or refuses the credentials (client
-secret, subscription key, a token rejected twice); :class:`AccuroApiError`, an
-``AdapterError``, for any other refusal (a wrong uuid, a deactivated user, a missing
-scope), and ``AdapterError`` for a response of the wrong shape. Messages are the client's
-own; the one piece of server text they carry (``error``/``message``) is cut short and has
-this client's secrets masked in every form, because Accuro echoes the token in some of them.
+cannot be reached, times out, keeps failing (5xx, 429) or refuses the sign-in (the client
+secret; the OceanAPI user's password, or that user locked or inactive, as ``invalid_grant``;
+a ``login_office`` the user does not belong to; a grant the token endpoint does not offer;
+the subscription key; a token rejected twice); :class:`AccuroApiError`, an ``AdapterError``,
+for any other refusal (a wrong uuid, a deactivated user, a missing scope), and
+``AdapterError`` for a response of the wrong shape. Messages are the client's own; the one
+piece of server text they carry (``error_description``/``error``/``message``) is cut short
+and has this client's secrets (the OceanAPI user's password among them) masked in every
+form, because Accuro echoes the token in some of them.
 """
 
 from __future__ import annotations
@@ -41,14 +56,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote_plus, urlsplit
 
 import httpx
 
 from reconciler.emr.accuro import api_model as m
-from reconciler.emr.accuro.spec import AccuroApi
+from reconciler.emr.accuro.spec import AccuroSpec, Grant
 from reconciler.errors import AdapterError, EMRConnectionError
-from reconciler.secrets import SHORT_SECRET, Secret, forms, mask
+from reconciler.secrets import MIN_MASKED, SHORT_SECRET, Secret, forms, mask
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +121,9 @@ class _Masks(logging.Filter):
         return f"<{len(self._values)} masked values>"
 
     def add(self, value: str) -> None:
-        self._values |= forms(value)
+        # forms() has the percent-encoded form; a form body encodes a space as "+".
+        plus = quote_plus(value)
+        self._values |= forms(value) | ({plus} if len(plus) >= MIN_MASKED else set())
 
     def mask(self, text: str) -> str:
         return mask(text, self._values)
@@ -153,6 +170,10 @@ class AccuroClient:
         client_id: str | Secret,
         client_secret: str | Secret,
         subscription_key: str | Secret,
+        grant: Grant = Grant.CLIENT_CREDENTIALS,
+        username: str | None = None,
+        password: str | Secret | None = None,
+        login_office: int | None = None,
         scopes: tuple[str, ...] = DEFAULT_SCOPES,
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
@@ -163,6 +184,19 @@ class AccuroClient:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc or self.base_url
         self.tenant, self.uuid, self.scopes = tenant, uuid, scopes
+        self.grant = Grant(grant)
+        self.username, self.login_office = username, login_office
+        self._password: Secret | None = None
+        if self.grant is Grant.PASSWORD:
+            if not username:
+                raise ValueError("the password grant needs the OceanAPI user's username")
+            if password is None or not _as_secret(password).reveal():
+                raise ValueError("the password grant needs the OceanAPI user's password")
+            if login_office is not None and (
+                isinstance(login_office, bool) or not isinstance(login_office, int)
+            ):
+                raise ValueError("login_office must be an Accuro officeId (an integer)")
+            self._password = _as_secret(password)
         self.retry = retry or RetryPolicy()
         self._client_id = _as_secret(client_id)
         self._client_secret = _as_secret(client_secret)
@@ -170,8 +204,9 @@ class AccuroClient:
         basic = f"{self._client_id.reveal()}:{self._client_secret.reveal()}".encode()
         self._basic = Secret(base64.b64encode(basic).decode())
         self._masks = _Masks()
-        for secret in (self._client_secret, self._key, self._basic):
-            self._masks.add(secret.reveal())
+        for secret in (self._client_secret, self._key, self._basic, self._password):
+            if secret is not None:
+                self._masks.add(secret.reveal())
         if len(self._client_id.reveal()) >= SHORT_SECRET:
             self._masks.add(self._client_id.reveal())
         self._masks.attach()
@@ -182,9 +217,15 @@ class AccuroClient:
         )
 
     @classmethod
-    def from_spec(cls, api: AccuroApi, **options: Any) -> AccuroClient:
-        """A client for a clinic file's ``emr.api``; resolving its secret references may
-        raise ``SecretError`` (naming the reference, never the value)."""
+    def from_spec(cls, spec: AccuroSpec, **options: Any) -> AccuroClient:
+        """A client for a clinic file's ``emr.api`` and ``ocean_api_user``, signing in with
+        ``emr.api.grant``. The OceanAPI user's password is resolved only for the password
+        grant. Resolving a secret reference may raise ``SecretError`` (naming the
+        reference, never the value)."""
+        api, user = spec.api, spec.ocean_api_user
+        password = None
+        if api.grant is Grant.PASSWORD and user.password is not None:
+            password = user.password.resolve()
         return cls(
             api.base_url,
             tenant=api.tenant,
@@ -192,6 +233,10 @@ class AccuroClient:
             client_id=api.client_id.resolve(),
             client_secret=api.client_secret.resolve(),
             subscription_key=api.subscription_key.resolve(),
+            grant=api.grant,
+            username=user.username,
+            password=password,
+            login_office=api.login_office,
             **options,
         )
 
@@ -201,7 +246,9 @@ class AccuroClient:
         self._http.close()
 
     def __repr__(self) -> str:
-        return f"AccuroClient({self.base_url!r}, tenant={self.tenant!r})"
+        return (
+            f"AccuroClient({self.base_url!r}, tenant={self.tenant!r}, grant={self.grant.value!r})"
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -285,6 +332,17 @@ class AccuroClient:
             token = self._token = self._new_token()
         return token.value.reveal()
 
+    def _token_form(self) -> dict[str, str]:
+        form = {"grant_type": self.grant.value}
+        if self.grant is Grant.PASSWORD:
+            assert self._password is not None and self.username
+            form["username"] = self.username
+            form["password"] = self._password.reveal()
+        form["scope"] = " ".join(self.scopes)
+        if self.grant is Grant.PASSWORD and self.login_office is not None:
+            form["office"] = str(self.login_office)
+        return form
+
     def _new_token(self) -> _Token:
         path = "/v1/token"
         response = self._send(
@@ -292,15 +350,10 @@ class AccuroClient:
             path,
             params={"tenant": self.tenant},
             headers={"Authorization": f"Basic {self._basic.reveal()}"},
-            data={"grant_type": "client_credentials", "scope": " ".join(self.scopes)},
+            data=self._token_form(),
         )
-        if response.status_code == 401:
-            raise EMRConnectionError(
-                f"Accuro at {self.host} refused the client credentials for tenant "
-                f"{self.tenant} (HTTP 401); check client_id and client_secret"
-            )
         if response.status_code != 200:
-            raise self._refusal(path, response, "the token request")
+            raise self._token_refusal(path, response)
         body = self._json(path, response)
         if not isinstance(body, dict):
             body = {}
@@ -317,9 +370,58 @@ class AccuroClient:
             )
         secret = Secret(value)
         self._masks.add(value)
+        refresh = body.get("refresh_token")
+        if isinstance(refresh, str) and refresh:  # unused, but a secret all the same
+            self._masks.add(refresh)
         margin = min(60.0, expires_in / 10)
-        log.debug("accuro: new token for tenant %s, expires in %ss", self.tenant, expires_in)
+        log.debug(
+            "accuro: new %s token for tenant %s, expires in %ss",
+            self.grant.value,
+            self.tenant,
+            expires_in,
+        )
         return _Token(secret, self._clock() + expires_in - margin)
+
+    def _token_refusal(self, path: str, response: httpx.Response) -> Exception:
+        """The token endpoint said no: which setting to look at (FACTS.md §1a-§1b). The
+        bodies are Spring Security OAuth2's (``error``, ``error_description``), Okta's (the
+        same keys) or the guide's (``code``, ``message``)."""
+        status, detail = response.status_code, self._detail(response)
+        body = self._body(response)
+        error = body.get("error") if isinstance(body.get("error"), str) else ""
+        lowered = detail.lower()
+        where = f"Accuro at {self.host}"
+        password = self.grant is Grant.PASSWORD
+        if status == 400 and error == "invalid_grant" and password:
+            return EMRConnectionError(
+                f"{where} refused the OceanAPI user's sign-in for tenant {self.tenant} "
+                f"(HTTP 400: {detail}); check ocean_api_user.password, and that the user is "
+                "active and not locked"
+            )
+        if status in (400, 401) and (
+            error in ("unsupported_grant_type", "unauthorized_client") or "grant type" in lowered
+        ):
+            return EMRConnectionError(
+                f"{where} does not offer the {self.grant.value} grant to this client for "
+                f"tenant {self.tenant} (HTTP {status}: {detail}); check emr.api.grant"
+            )
+        if status == 401 and "office" in lowered:
+            asked = f"office {self.login_office}" if self.login_office is not None else "no office"
+            return EMRConnectionError(
+                f"{where} refused the OceanAPI user's sign-in for tenant {self.tenant} with "
+                f"{asked} (HTTP 401: {detail}); check emr.api.login_office"
+            )
+        if status == 401 and "tenant" in lowered:
+            return EMRConnectionError(
+                f"{where} refused the token request for tenant {self.tenant} "
+                f"(HTTP 401: {detail}); check emr.api.tenant"
+            )
+        if status == 401:
+            return EMRConnectionError(
+                f"{where} refused the client credentials for tenant {self.tenant} "
+                f"(HTTP 401: {detail}); check client_id and client_secret"
+            )
+        return self._refusal(path, response, "the token request")
 
     @staticmethod
     def _token_rejected(response: httpx.Response) -> bool:
@@ -424,6 +526,15 @@ class AccuroClient:
                 f"(HTTP {response.status_code})"
             ) from None
 
+    @staticmethod
+    def _body(response: httpx.Response) -> dict[str, Any]:
+        """The answer's JSON object, or an empty one."""
+        try:
+            body = response.json()
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+
     def _detail(self, response: httpx.Response) -> str:
         """The server's own message (``error_description``, ``error`` or ``message``),
         short, with this client's secrets masked; else the reason phrase."""
@@ -457,6 +568,8 @@ class AccuroClient:
             hint = "; check emr.api.uuid"
         elif status == 401 and "clinic not found" in detail:
             hint = "; check emr.api.tenant"
+        elif status == 400 and path == "/v1/token" and "office" in detail.lower():
+            hint = "; check emr.api.login_office"
         elif status == 400 and path == "/v1/token":
             hint = "; check the tenant and the scopes asked for"
         return AccuroApiError(

@@ -3,7 +3,9 @@
 Error bodies come from three places in a real deployment, and each keeps its own shape:
 
 - the token endpoint (QHR's Token API, documented only by the guide):
-  ``{"code": "400", "message": "Bad Request"}`` and ``{"code": "401", ...}``;
+  ``{"code": "400", "message": "Bad Request"}`` and ``{"code": "401", ...}``; a refused
+  password grant answers as Accuro's own OAuth server (Spring Security OAuth2, FACTS §1b):
+  ``{"error": "invalid_grant" | "unauthorized" | "invalid_request", "error_description"}``;
 - the API gateway (Azure API Management, [I] FACTS §1d/§3): ``{"statusCode": N, "message"}``
   for a missing or invalid subscription key, rate limits and gateway 5xx;
 - the REST API itself: ``{"error": "..."}``, and Spring Security's
@@ -57,12 +59,27 @@ USER_GONE = "The user associated with your token no longer exists."
 USER_DEACTIVATED = "The user associated with your token has been deactivated."
 NO_EXTERNAL_ACCESS = "External access is not enabled for this user."
 PERMISSIONS_TYPE_REQUIRED = "permissionsType is required."
+# The password grant (FACTS §1b): Spring Security's default texts for a bad password, a
+# disabled and a locked user, and AccuroLoginAuthenticationProvider's for offices and tenant.
+BAD_CREDENTIALS = "Bad credentials"
+USER_DISABLED = "User is disabled"
+USER_LOCKED = "User account is locked"
+OFFICE_REQUIRED = "Office must be supplied when authenticating a provider using password grant."
+OFFICE_NOT_THE_USERS = "User does not belong to the requested Office."
+NO_OFFICE_AT_ALL = "User does not belong to any Office."
+OFFICE_NOT_A_NUMBER = "Office must be an integer."  # [I]: no text in the sources
+INVALID_TENANT = "Invalid tenant id."
 SERVER_ERROR = "We are unable to retrieve database information. Please try again later. "
 
 
 def error(message: str) -> Body:
     """The REST API's own error body (``ErrorResponse``)."""
     return {"error": message}
+
+
+def oauth_error(error: str, description: str) -> Body:
+    """Spring Security OAuth2's token-endpoint error body."""
+    return {"error": error, "error_description": description}
 
 
 def invalid_token(description: str) -> Body:
@@ -150,12 +167,19 @@ def envelope(contents: list[Body], total: int, last_id: int | None) -> Body:
     return {"contents": contents, "count": len(contents), "total": total, "lastId": last_id}
 
 
-def whoami(state: SimState, tenant: str, scopes: tuple[str, ...], u: SeedUser | None) -> Body:
-    """A ``UserInfoDto`` for a client-credentials token, with the Service User's detail."""
+def whoami(
+    state: SimState,
+    tenant: str,
+    scopes: tuple[str, ...],
+    u: SeedUser | None,
+    grant_type: str = "client_credentials",
+) -> Body:
+    """A ``UserInfoDto``, with the detail of the user the token acts as: the client's
+    Service User (client credentials) or the user who signed in (password)."""
     body: dict[str, Any] = {
         "tenant": tenant,
         "scopes": list(scopes),
-        "grantType": "client_credentials",
+        "grantType": grant_type,
         "province": state.seed.province,
     }
     if u is None:

@@ -6,6 +6,28 @@ injected faults (the gateway), the subscription key (the gateway), the bearer to
 tenant, the authorized-client table, the REST module, the token's user (exists, active,
 external access), the endpoint's scope, then the endpoint.
 
+The token endpoint takes two grants, both with the client's HTTP Basic credentials and a
+scope: ``client_credentials`` (the token acts as the client's Service User) and
+``password`` (``username``, ``password``, optional ``office``: the token acts as that
+user). The password grant answers as Accuro's own OAuth server (FACTS §1b, Spring Security
+OAuth2 defaults), in this order:
+
+- ``office`` not an integer: 400 ``invalid_request``; missing while the seed sets
+  ``require_login_office``: 401 ``unauthorized`` "Office must be supplied ...";
+- a tenant other than the seed's: 401 ``unauthorized`` "Invalid tenant id." (a
+  client-credentials token is issued for any tenant, and refused on every ``/rest`` call);
+- an unknown user, a user without a password, a wrong password: 400 ``invalid_grant`` "Bad
+  credentials" (all alike; the password is compared in constant time, and checked before the
+  account's state, so that state is told only to someone who knows the password);
+- a locked user (``lockedDate`` set): 400 ``invalid_grant`` "User account is locked"; an
+  inactive one: "User is disabled" (Spring checks locked first);
+- an ``office`` the user does not belong to: 401 ``unauthorized`` "User does not belong to
+  the requested Office." ("... to any Office." for a user with none).
+
+A password is never logged, echoed or kept: the request log and the debug log show a
+``password`` (or ``client_secret``) query parameter as ``(sensitive)``, and a form body is
+never logged.
+
 ``/_sim/...`` is not part of Accuro: see ``sim_admin``.
 """
 
@@ -34,6 +56,9 @@ PAGE_DEFAULT, PAGE_MAX = 25, 50
 SCOPE_USER_READ = "user/provider.User.read"
 SCOPE_OFFICE_READ = "user/provider.Office.read"
 SCOPE_PERMISSIONS_READ = "user/provider.ProviderPermissions.read"
+GRANTS = ("client_credentials", "password")
+SENSITIVE_PARAMS = frozenset({"password", "client_secret"})
+_SENSITIVE_IN_LINE = re.compile(r"((?:^|[?&])(?:password|client_secret)=)[^&\s]*", re.I)
 
 
 class SimServer(ThreadingHTTPServer):
@@ -81,7 +106,10 @@ class Handler(BaseHTTPRequestHandler):
         return server.state
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("simulator: " + format, *args)
+        shown = tuple(
+            _SENSITIVE_IN_LINE.sub(r"\1(sensitive)", a) if isinstance(a, str) else a for a in args
+        )
+        log.debug("simulator: " + format, *shown)
 
     def do_GET(self) -> None:
         self._handle("GET")
@@ -123,7 +151,10 @@ class Handler(BaseHTTPRequestHandler):
             )
         if not path.startswith("/_sim/"):  # logged before answering: a test reads it next
             sent = bool(self.headers.get(SUBSCRIPTION_HEADER))
-            self.state.record(RequestRecord(method, path, query, sent, reply.status))
+            kept = {
+                k: "(sensitive)" if k.lower() in SENSITIVE_PARAMS else v for k, v in query.items()
+            }
+            self.state.record(RequestRecord(method, path, kept, sent, reply.status))
         self._send(reply)
 
     def _send(self, reply: Reply) -> None:
@@ -174,23 +205,55 @@ class Handler(BaseHTTPRequestHandler):
             raise Reply(400, dto.TOKEN_BAD_REQUEST)
         form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         scopes = tuple(dict.fromkeys(form.get("scope", "").replace(",", " ").split()))
-        if form.get("grant_type") != "client_credentials" or not scopes:
+        grant = form.get("grant_type")
+        if grant not in GRANTS or not scopes:
             raise Reply(400, dto.TOKEN_BAD_REQUEST)
         if not set(scopes) <= set(client.scopes):
             raise Reply(400, dto.TOKEN_BAD_REQUEST)
         tenant = query["tenant"].removeprefix("ACRON-")
+        user, office = client.service_user, None
+        if grant == "password":
+            user, office = self._sign_in(form, tenant)
         value, expires_in = self.state.issue_token(
-            client.client_id, client.service_user, tenant, scopes
+            client.client_id, user, tenant, scopes, grant=str(grant), office=office
         )
-        raise Reply(
-            200,
-            {
-                "token_type": "Bearer",
-                "expires_in": expires_in,
-                "access_token": value,
-                "scope": " ".join(scopes),
-            },
-        )
+        answer: dict[str, Any] = {
+            "token_type": "Bearer",
+            "expires_in": expires_in,
+            "access_token": value,
+            "scope": " ".join(scopes),
+        }
+        if office is not None:  # AccuroTokenEnhancer adds the office to a user's token
+            answer["office"] = office
+        raise Reply(200, answer)
+
+    def _sign_in(self, form: dict[str, str], tenant: str) -> tuple[str, int | None]:
+        """The password grant's checks (see the module's docstring): the user's name and
+        the office signed in to, or a refusal."""
+        state = self.state
+        office: int | None = None
+        if "office" in form:
+            if not re.fullmatch(r"-?\d{1,9}", form["office"]):
+                raise Reply(400, dto.oauth_error("invalid_request", dto.OFFICE_NOT_A_NUMBER))
+            office = int(form["office"])
+        elif state.seed.require_login_office:
+            raise Reply(401, dto.oauth_error("unauthorized", dto.OFFICE_REQUIRED))
+        if tenant.upper() != state.seed.tenant.upper():
+            raise Reply(401, dto.oauth_error("unauthorized", dto.INVALID_TENANT))
+        user = state.check_password(form.get("username", ""), form.get("password", ""))
+        if user is None:
+            raise Reply(400, dto.oauth_error("invalid_grant", dto.BAD_CREDENTIALS))
+        if user.locked_date is not None:
+            raise Reply(400, dto.oauth_error("invalid_grant", dto.USER_LOCKED))
+        if not user.active:
+            raise Reply(400, dto.oauth_error("invalid_grant", dto.USER_DISABLED))
+        if office is not None:
+            offices = [o.office_id for o in state.user_offices(user.user_id)]
+            if not offices:
+                raise Reply(401, dto.oauth_error("unauthorized", dto.NO_OFFICE_AT_ALL))
+            if office not in offices:
+                raise Reply(401, dto.oauth_error("unauthorized", dto.OFFICE_NOT_THE_USERS))
+        return user.username, office
 
     # -- /rest ----------------------------------------------------------------------------
     def _bearer(self) -> Token:
@@ -278,5 +341,5 @@ class Handler(BaseHTTPRequestHandler):
             ids = state.accessible_providers(username, write=kind == "WRITE_APPOINTMENTS")
             raise Reply(200, ids)
         if path == "/rest/v1/whoami":
-            raise Reply(200, dto.whoami(state, token.tenant, token.scopes, user))
+            raise Reply(200, dto.whoami(state, token.tenant, token.scopes, user, token.grant))
         raise Reply(404, dto.error(dto.NOT_FOUND))

@@ -9,17 +9,20 @@
         service_user: OceanAPI12345        # the Service User its tokens act as (FACTS §1a)
         scopes: [user/provider.User.read, ...]   # what it may request; default: all known
     subscription_keys: [{env: NAME}]       # keys the gateway accepts
+    require_login_office: false            # true: the password grant must send office=
     offices:   [{officeId, name, active?, abbreviation?, facilityNumber?}]
     providers: [{providerId, firstName, lastName, offices: [officeId...], statusId?, ...}]
-    users:     [{userId, username, active?, systemAdmin?, lockedDate?, externalAccess?,
-                 offices?: [officeId...], providerId?, firstName?, lastName?}]
+    users:     [{userId, username, password?, active?, systemAdmin?, lockedDate?,
+                 externalAccess?, offices?: [officeId...], providerId?, firstName?, lastName?}]
     grid:                                  # Provider Permissions, per user
       OceanAPI12345:
         - {office: 1, provider: 1001, permissions: [patient, scheduling, ...]}   # all Full
         - {office: 1, provider: 1002, permissions: {scheduling: read_only, visible: true}}
 
 A value written ``{env: NAME}`` is read from the environment when the seed is loaded; a
-literal client secret or subscription key is refused, so a seed file can be committed.
+literal client secret or subscription key is refused, so a seed file can be committed. A
+user's ``password`` (what the password grant checks; a user without one cannot sign in) is
+``{env: NAME}`` too, or, for a throwaway seed in a test, a literal string.
 """
 
 from __future__ import annotations
@@ -82,6 +85,7 @@ class SeedProvider:
 class SeedUser:
     user_id: int
     username: str
+    password: str | None = field(default=None, repr=False)  # for the password grant
     active: bool = True
     system_admin: bool = False
     external_access: bool = True  # ExternalAccess.REST
@@ -117,6 +121,7 @@ class Seed:
     province: str = "ON"
     rest_api_module: bool = True  # False: every /rest call is 403 (FACTS §1c.5)
     filter_office_providers: bool = False  # see sim_state.SimState.providers_of_office
+    require_login_office: bool = False  # True: the password grant needs office= (FACTS §1b)
 
 
 def _env(value: Any, where: str, environ: Mapping[str, str], *, literal_ok: bool) -> str:
@@ -220,6 +225,11 @@ def seed_from_dict(data: Any, environ: Mapping[str, str] | None = None) -> Seed:
         SeedUser(
             user_id=_req(u, "userId", f"users[{i}]", int),
             username=_req(u, "username", f"users[{i}]", str),
+            password=(
+                _env(u["password"], f"users[{i}].password", env, literal_ok=True)
+                if u.get("password") is not None
+                else None
+            ),
             active=bool(u.get("active", True)),
             system_admin=bool(u.get("systemAdmin", False)),
             external_access=bool(u.get("externalAccess", True)),
@@ -244,6 +254,7 @@ def seed_from_dict(data: Any, environ: Mapping[str, str] | None = None) -> Seed:
         province=_req(data, "province", "seed", str) if "province" in data else "ON",
         rest_api_module=bool(data.get("rest_api_module", True)),
         filter_office_providers=bool(data.get("filter_office_providers", False)),
+        require_login_office=bool(data.get("require_login_office", False)),
     )
     _check(seed)
     return seed

@@ -15,6 +15,7 @@ the handle see one consistent Accuro. Filtering follows FACTS.md §2-§4:
 
 from __future__ import annotations
 
+import hmac
 import random
 import secrets
 import threading
@@ -38,6 +39,8 @@ class Token:
     tenant: str  # ``requested_acron``, without an ``ACRON-`` prefix
     scopes: tuple[str, ...]
     expires_at: float
+    grant: str = "client_credentials"  # or "password": then service_user signed in itself
+    office: int | None = None  # the password grant's office=, if sent
 
 
 @dataclass(slots=True)
@@ -112,13 +115,24 @@ class SimState:
             return next((u for u in self.users.values() if u.username == username), None)
 
     def set_user(self, username: str, **changes: Any) -> SeedUser:
-        """Change a user (``active``, ``external_access``, ``locked_date``, ...)."""
+        """Change a user (``active``, ``external_access``, ``locked_date``, ``password``,
+        ...)."""
         with self.lock:
             user = self.user_named(username)
             if user is None:
                 raise KeyError(username)
             self.users[user.user_id] = replace(user, **changes)
             return self.users[user.user_id]
+
+    def check_password(self, username: str, password: str) -> SeedUser | None:
+        """The user named exactly ``username`` if ``password`` is theirs; None for an unknown
+        user, a user without a password or a wrong password. The password is compared with
+        ``hmac.compare_digest``, and compared whether or not the user exists."""
+        with self.lock:
+            user = self.user_named(username)
+            stored = user.password if user is not None else None
+        same = hmac.compare_digest((stored or "").encode(), password.encode())
+        return user if same and stored else None
 
     # -- the grid -----------------------------------------------------------------------
     def row(self, username: str, office_id: int, provider_id: int) -> Cell:
@@ -197,14 +211,21 @@ class SimState:
 
     # -- tokens -------------------------------------------------------------------------
     def issue_token(
-        self, client_id: str, service_user: str | None, tenant: str, scopes: tuple[str, ...]
+        self,
+        client_id: str,
+        service_user: str | None,
+        tenant: str,
+        scopes: tuple[str, ...],
+        *,
+        grant: str = "client_credentials",
+        office: int | None = None,
     ) -> tuple[str, int]:
         """A new access token and its ``expires_in``."""
         with self.lock:
             value = secrets.token_urlsafe(32)
             lifetime = max(0, int(self.token_lifetime))
             self.tokens[value] = Token(
-                client_id, service_user, tenant, scopes, self.now() + lifetime
+                client_id, service_user, tenant, scopes, self.now() + lifetime, grant, office
             )
             return value, lifetime
 

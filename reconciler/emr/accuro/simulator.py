@@ -4,7 +4,9 @@ It answers what the OceanAPI adapter reads, in the shapes and with the error bod
 public Accuro API source and guide (``FACTS.md``):
 
     POST /v1/token?tenant=ACRON                  client credentials (HTTP Basic), form
-                                                 grant_type=client_credentials and scope
+                                                 grant_type=client_credentials and scope,
+                                                 or grant_type=password, username,
+                                                 password, scope and optional office
     GET  /rest/v1/offices                        every office, unfiltered
     GET  /rest/v1/providers/offices/{officeId}   the office's providers
     GET  /rest/v1/users?userName=&pageSize=&startingId=    an envelope, 25 (max 50) a page
@@ -13,8 +15,10 @@ public Accuro API source and guide (``FACTS.md``):
     GET  /rest/v1/whoami                         the tenant, scopes and the token's user
 
 Every ``/rest`` call needs the ``X-QHR-Subscription-Key`` header, a bearer token that has
-not expired and ``?uuid=``; a token acts as its client's Service User (the OceanAPI user),
-and what that user may see follows its Provider Permissions grid (``sim_state``).
+not expired and ``?uuid=``; a client-credentials token acts as its client's Service User
+(the OceanAPI user), a password-grant token as the user who signed in (a seed user with a
+``password``), and what that user may see follows its Provider Permissions grid
+(``sim_state``). How the password grant refuses a sign-in is in ``sim_http``.
 
 Decisions where the sources are silent, kept here and in ``sim_dto``/``sim_http``:
 
@@ -25,8 +29,12 @@ Decisions where the sources are silent, kept here and in ``sim_dto``/``sim_http`
   Management's ``{"statusCode", "message"}`` shape; the token endpoint in the guide's
   ``{"code", "message"}``; the API itself in ``{"error": ...}``.
 - ``uuid`` is required of every token (the guide), with the legacy filter's messages.
-- An unknown tenant gets a token, then 401 "Configuration error: Accuro clinic not found."
-  on every ``/rest`` call, as the API answers a token whose tenant claim it cannot find.
+- An unknown tenant gets a client-credentials token, then 401 "Configuration error: Accuro
+  clinic not found." on every ``/rest`` call, as the API answers a token whose tenant claim
+  it cannot find; the password grant refuses it at sign-in ("Invalid tenant id.").
+- The password grant answers in the partner token's shape (no refresh token), plus
+  ``office`` when one was sent; ``office`` is optional unless the seed sets
+  ``require_login_office`` (Accuro's own OAuth server insists on it, FACTS §1b).
 
 ``/_sim/...`` is the simulator's own admin API, not Accuro's (``sim_admin``): it ticks grid
 boxes, deactivates users, injects faults (latency, 429 with Retry-After, 5xx) and shows

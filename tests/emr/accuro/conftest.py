@@ -19,10 +19,12 @@ EXAMPLE_SEED = ROOT / "reconciler" / "emr" / "accuro" / "sim_seed.example.yaml"
 CLIENT_ID = "0oa1ox6h9duvOltTa0h8"
 CLIENT_SECRET = "cs-Zq8#rT5!wX2@pL9-secret"
 SUBSCRIPTION_KEY = "sk-23456abcdfg456789abcds"
+OCEAN_PASSWORD = "Ocean pw+&=%/ é-3d9f"  # form-encoding's special characters, on purpose
 ENV = {
     "LAKESIDE_ACCURO_CLIENT_ID": CLIENT_ID,
     "LAKESIDE_ACCURO_CLIENT_SECRET": CLIENT_SECRET,
     "LAKESIDE_ACCURO_SUBSCRIPTION_KEY": SUBSCRIPTION_KEY,
+    "LAKESIDE_OCEANAPI_PASSWORD": OCEAN_PASSWORD,
 }
 TENANT = "LAKESIDE"
 UUID = "3f1c8f2e-5a8b-4c1e-9d7a-2b6f0e4c9a11"

@@ -12,7 +12,7 @@ import pytest
 
 from reconciler.emr.accuro import api_model as m
 from reconciler.emr.accuro.client import AccuroApiError, AccuroClient, RetryPolicy
-from reconciler.emr.accuro.spec import AccuroApi
+from reconciler.emr.accuro.spec import AccuroApi, AccuroSpec, Grant, OceanApiUser, UndeclaredPolicy
 from reconciler.errors import AdapterError, EMRConnectionError, SecretError
 from reconciler.secrets import SecretRef
 
@@ -174,7 +174,7 @@ def test_every_request_carries_the_key_and_rest_calls_the_uuid():
     ] * 2
 
 
-def test_from_spec_resolves_references(monkeypatch: pytest.MonkeyPatch):
+def spec(grant: Grant, *, password: bool = True, login_office: int | None = None) -> AccuroSpec:
     api = AccuroApi(
         base_url="https://accuro.example.org",
         tenant="T",
@@ -182,14 +182,46 @@ def test_from_spec_resolves_references(monkeypatch: pytest.MonkeyPatch):
         client_id=SecretRef("env", "T_ACC_ID"),
         client_secret=SecretRef("env", "T_ACC_SECRET"),
         subscription_key=SecretRef("env", "T_ACC_KEY"),
+        grant=grant,
+        login_office=login_office,
     )
+    user = OceanApiUser(
+        username="OceanAPI12345",
+        password=SecretRef("env", "T_ACC_PASSWORD") if password else None,
+        offices=(),
+        undeclared_providers=UndeclaredPolicy.REPORT,
+    )
+    return AccuroSpec(api=api, ocean_api_user=user, full_schedule_sync=True)
+
+
+def test_from_spec_resolves_references(monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(SecretError, match="T_ACC_ID"):
-        AccuroClient.from_spec(api)
+        AccuroClient.from_spec(spec(Grant.CLIENT_CREDENTIALS))
     monkeypatch.setenv("T_ACC_ID", "id-0001")
     monkeypatch.setenv("T_ACC_SECRET", "secret-0002")
     monkeypatch.setenv("T_ACC_KEY", "key-0003")
-    with AccuroClient.from_spec(api, transport=httpx.MockTransport(answer([]))) as c:
+    cc = spec(Grant.CLIENT_CREDENTIALS)
+    with AccuroClient.from_spec(cc, transport=httpx.MockTransport(answer([]))) as c:
         assert c.base_url == "https://accuro.example.org"
+        assert c.grant is Grant.CLIENT_CREDENTIALS
+    with pytest.raises(SecretError, match="T_ACC_PASSWORD"):
+        AccuroClient.from_spec(spec(Grant.PASSWORD))
+    monkeypatch.setenv("T_ACC_PASSWORD", "pw-0004-long")
+    pw = spec(Grant.PASSWORD, login_office=2)
+    with AccuroClient.from_spec(pw, transport=httpx.MockTransport(answer([]))) as c:
+        assert (c.grant, c.username, c.login_office) == (Grant.PASSWORD, "OceanAPI12345", 2)
+        assert "pw-0004-long" not in repr(c)
+
+
+def test_from_spec_resolves_the_password_only_for_the_password_grant(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    for name, value in (("T_ACC_ID", "id-1"), ("T_ACC_SECRET", "s-2"), ("T_ACC_KEY", "k-3")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("T_ACC_PASSWORD", raising=False)
+    # The file gives a password, but grant: client_credentials: it is never read.
+    with AccuroClient.from_spec(spec(Grant.CLIENT_CREDENTIALS)) as c:
+        assert c.grant is Grant.CLIENT_CREDENTIALS
 
 
 def test_provider_display_names():

@@ -68,7 +68,7 @@ def test_a_token_as_the_guide_shows_it(raw: Raw):
 @pytest.mark.parametrize(
     ("how", "status"),
     [
-        ({"grant_type": "password"}, 400),
+        ({"grant_type": "authorization_code"}, 400),
         ({"scope": ""}, 400),
         ({"scope": "qhr-first-party"}, 400),
     ],

@@ -161,7 +161,7 @@ def test_the_whole_loop_apply_tick_confirm_plan_is_clean(
     again = run("plan", str(path), "--detailed-exitcode")
     assert again.exit_code == 0, again.output
     assert "lakeside-medical (accuro, Lakeside Medical Centre): in sync" in again.output
-    assert "4 verified by Accuro's API, 38 only confirmed by a person" in again.output
+    assert "5 verified by Accuro's API, 37 only confirmed by a person" in again.output
     assert "latest confirmation: Dana Lee" in again.output
     assert run("validate", str(path)).exit_code == 0
 
@@ -330,11 +330,33 @@ def test_a_wrong_uuid(sim: Simulator, run: Run, write: WriteFile) -> None:
     assert "check emr.api.uuid" in result.output
 
 
-def test_tokens_that_expire_at_once_are_renewed(sim: Simulator, run: Run, write: WriteFile) -> None:
-    sim.state.token_lifetime = 0
+def test_a_token_that_expires_in_the_middle_of_a_plan_is_renewed(
+    sim: Simulator, run: Run, write: WriteFile
+) -> None:
+    real = sim.state.now
+
+    def clock() -> float:
+        # Two hours pass on the API's side once it has answered three calls.
+        answered = sum(1 for r in sim.state.requests if r.path != "/v1/token")
+        return real() + (7200 if answered >= 3 else 0)
+
+    sim.state.now = clock
     result = run("plan", str(write(clinic_data(sim))))
     assert result.exit_code == 0, result.output
-    assert sum(1 for r in sim.state.requests if r.path == "/v1/token") > 1
+    assert "0 errors" in result.output and "manual" in result.output
+    assert sum(1 for r in sim.state.requests if r.path == "/v1/token") == 2
+
+
+def test_a_token_rejected_as_soon_as_it_is_issued_is_an_error_not_a_loop(
+    sim: Simulator, run: Run, write: WriteFile
+) -> None:
+    sim.state.token_lifetime = 0
+    result = run("plan", str(write(clinic_data(sim))))
+    assert result.exit_code == ExitCode.EMR_FAILED, result.output
+    assert "rejected a newly issued token for GET /rest/v1/whoami" in result.output
+    assert sum(1 for r in sim.state.requests if r.path == "/v1/token") == 2
+    for token in sim.state.tokens:
+        assert token not in result.output
 
 
 def test_a_malformed_state_file(sim: Simulator, run: Run, write: WriteFile, tmp_path: Path) -> None:
@@ -411,3 +433,35 @@ def test_no_secret_reaches_output_plan_files_checklists_or_state(
         for text in texts:
             assert secret not in text
     assert json.loads(saved.read_text("utf-8"))["clinics"][0]["notes"]
+
+
+def test_confirm_asks_change_by_change_on_a_terminal(
+    sim: Simulator, run: Run, write: WriteFile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(clinic_data(sim))
+    monkeypatch.setattr("reconciler.cli._is_interactive", lambda: True)
+    monkeypatch.setattr("reconciler.cli.git_user_name", lambda: "Dana Lee")
+    # Seven rows are planned: yes to the first, no to the others, then the name's default.
+    answers = "y\n" + "n\n" * 6 + "\n"
+    result = CliRunner().invoke(
+        cli, ["confirm", "lakeside-medical", str(path)], input=answers, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "Recorded 1 confirmation(s) by Dana Lee" in result.output
+    state = yaml.safe_load((tmp_path / "state" / "lakeside-medical.yaml").read_text("utf-8"))
+    assert [r["change"] for r in state["confirmations"]] == [ROW.format(office=MAIN, provider=1001)]
+
+
+def test_validate_warns_about_a_state_file_no_clinic_owns(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "gone-clinic.yaml").write_text(
+        "version: 1\nclinic: gone-clinic\nconfirmations: []\n", "utf-8"
+    )
+    result = run("validate")
+    assert result.exit_code == 0, result.output
+    assert "gone-clinic.yaml:1:1: (document): warning: no clinic file given has this id" in (
+        result.output
+    )

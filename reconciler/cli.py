@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from reconciler import __version__
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, config_commit, git_user_name
 from reconciler.config import DEFAULT_PATH, LoadResult, load_clinics
 from reconciler.diagnostics import Diagnostic, Severity
-from reconciler.emr.registry import AdapterPool
+from reconciler.emr.registry import AdapterPool, site_of
 from reconciler.engine import (
     ApplyReport,
     ClinicOutcome,
@@ -37,11 +38,13 @@ from reconciler.errors import (
     describe_unexpected,
 )
 from reconciler.exitcodes import EXIT_CODE_HELP, ExitCode
+from reconciler.fleet import Limits, Network, Shard
 from reconciler.interrupt import as_interrupted, handling_interrupts
 from reconciler.invisible import visible
-from reconciler.model import Confirmation, Confirmations
+from reconciler.model import Clinic, Confirmation, Confirmations
 from reconciler.plan import ClinicPlan, Plan, SafetyRule
 from reconciler.planfile import check_out_path, read_plan, write_plan
+from reconciler.progress import ProgressDisplay
 from reconciler.render import RENDERERS, render_text
 from reconciler.render.checklist import (
     DEFAULT_CHECKLIST_DIR,
@@ -243,6 +246,136 @@ clinic_option = click.option(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Fleet:
+    """The fleet options of plan and apply, as given."""
+
+    limits: Limits
+    network: Network
+    shard: Shard | None
+    progress: bool | None  # None: when stderr is a terminal and this is not CI
+
+    def select(self, loaded: LoadResult, clinic_ids: Sequence[str]) -> list[Clinic]:
+        clinics = loaded.select(clinic_ids)
+        if self.shard is not None:
+            clinics = [c for c in clinics if self.shard.picks(c.id)]
+            _out(
+                f"Shard {self.shard}: {len(clinics)} clinic(s) of {len(loaded.clinics)}.", err=True
+            )
+        return clinics
+
+    def watch(self, total: int, verb: str, *, quiet: bool = False) -> ProgressDisplay:
+        """A live count on stderr while ``verb`` runs over ``total`` clinics."""
+        return ProgressDisplay(total, verb, enabled=False if quiet else self.progress)
+
+
+def _positive(
+    kind: type[int] | type[float],
+) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None and value <= 0:
+            raise click.BadParameter("must be greater than 0")
+        return value
+
+    return check
+
+
+def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--parallelism, --per-host, --per-database, --connect-timeout, --read-timeout,
+    --attempts, --shard and --progress/--no-progress, handed to the command as ``fleet``."""
+    defaults, network = Limits(), Network()
+    options = [
+        click.option(
+            "--parallelism",
+            type=int,
+            default=defaults.parallelism,
+            envvar="RECONCILER_PARALLELISM",
+            show_default=True,
+            callback=_positive(int),
+            help="Clinics read or applied at once, in all (1: one after another).",
+        ),
+        click.option(
+            "--per-host",
+            type=int,
+            default=defaults.per_host,
+            envvar="RECONCILER_PER_HOST",
+            show_default=True,
+            callback=_positive(int),
+            help="Clinics at once on one API host: they share its connections and its rate limit.",
+        ),
+        click.option(
+            "--per-database",
+            type=int,
+            default=defaults.per_database,
+            envvar="RECONCILER_PER_DATABASE",
+            show_default=True,
+            callback=_positive(int),
+            help="Clinics at once on one database server: connections to it.",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=float,
+            default=network.connect_timeout,
+            envvar="RECONCILER_CONNECT_TIMEOUT",
+            show_default=True,
+            callback=_positive(float),
+            help="Seconds to wait for a connection to an EMR.",
+        ),
+        click.option(
+            "--read-timeout",
+            type=float,
+            default=network.read_timeout,
+            envvar="RECONCILER_READ_TIMEOUT",
+            show_default=True,
+            callback=_positive(float),
+            help="Seconds to wait for an EMR's answer.",
+        ),
+        click.option(
+            "--attempts",
+            type=int,
+            default=network.attempts,
+            envvar="RECONCILER_ATTEMPTS",
+            show_default=True,
+            callback=_positive(int),
+            help="Tries per request in all, for reads and writes safe to repeat (backoff "
+            "with jitter between them; a 429's Retry-After is honoured).",
+        ),
+        click.option(
+            "--shard",
+            metavar="I/N",
+            envvar="RECONCILER_SHARD",
+            help="Only the I-th of N stable slices of the clinics (by id), for N CI runners.",
+        ),
+        click.option(
+            "--progress/--no-progress",
+            default=None,
+            help="Show clinics done, failing and remaining on stderr (default: when stderr "
+            "is a terminal and this is not CI).",
+        ),
+    ]
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        shard_text = kwargs.pop("shard")
+        try:
+            shard = Shard.parse(shard_text) if shard_text else None
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--shard'") from None
+        kwargs["fleet"] = _Fleet(
+            Limits(kwargs.pop("parallelism"), kwargs.pop("per_host"), kwargs.pop("per_database")),
+            Network(
+                kwargs.pop("connect_timeout"), kwargs.pop("read_timeout"), kwargs.pop("attempts")
+            ),
+            shard,
+            kwargs.pop("progress"),
+        )
+        return command(**kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def _load(paths: tuple[Path, ...], state_dir: Path) -> LoadResult:
     """Load and check clinic files and their state files; any error stops here (exit 1),
     warnings go to stderr.
@@ -253,6 +386,25 @@ def _load(paths: tuple[Path, ...], state_dir: Path) -> LoadResult:
         _out(warning.format(), err=True)
     result.raise_for_errors()
     return result
+
+
+def _make_plan(
+    fleet: _Fleet,
+    pool: AdapterPool,
+    clinics: Sequence[Clinic],
+    commit: str | None,
+    *,
+    quiet: bool = False,
+) -> Plan:
+    with fleet.watch(len(clinics), "planning", quiet=quiet) as progress:
+        return make_plan(
+            clinics,
+            pool.for_clinic,
+            commit,
+            limits=fleet.limits,
+            sites=site_of,
+            progress=progress,
+        )
 
 
 def _commit(paths: tuple[Path, ...]) -> str | None:
@@ -281,6 +433,7 @@ def _commit(paths: tuple[Path, ...]) -> str | None:
     help="Exit 2 when there are changes (0 when there are none).",
 )
 @state_dir_option
+@fleet_options
 def plan(
     paths: tuple[Path, ...],
     clinic_ids: tuple[str, ...],
@@ -288,14 +441,15 @@ def plan(
     out: Path | None,
     detailed_exitcode: bool,
     state_dir: Path,
+    fleet: _Fleet,
 ) -> int:
     """Show how live EMR state differs from the clinic files."""
     loaded = _load(paths, state_dir)
     if out is not None:
         check_out_path(out, loaded.files)
-    clinics = loaded.select(clinic_ids)
-    with AdapterPool() as pool:
-        result = make_plan(clinics, pool.for_clinic, _commit(paths))
+    clinics = fleet.select(loaded, clinic_ids)
+    with AdapterPool(fleet.network) as pool:
+        result = _make_plan(fleet, pool, clinics, _commit(paths), quiet=fmt == "json")
     _out(RENDERERS[fmt](result), nl=False)
     code = result.error_exit if result.has_errors else ExitCode.OK
     if out is not None:
@@ -333,7 +487,7 @@ def _print_outcome(outcome: ClinicOutcome) -> None:
 
 def _print_stop(report: ApplyReport) -> None:
     """Apply stopped part-way: say exactly what was written to the EMR before it did."""
-    _echo_error(f"{report.stopped}; apply stopped there: no later clinic was written")
+    _echo_error(f"{report.stopped}; apply stopped there: no further clinic was started")
     written, cut_short = report.written(), report.cut_short()
     if not written and not cut_short:
         _out("Nothing was written to any EMR in this run.")
@@ -383,6 +537,7 @@ def _print_stop(report: ApplyReport) -> None:
     help="Where to write each clinic's checklist of manual steps (<clinic id>.md).",
 )
 @state_dir_option
+@fleet_options
 def apply(
     paths: tuple[Path, ...],
     clinic_ids: tuple[str, ...],
@@ -392,6 +547,7 @@ def apply(
     audit_log: Path,
     checklist_dir: Path,
     state_dir: Path,
+    fleet: _Fleet,
 ) -> int:
     """Make live EMR state match the clinic files, then verify it converged.
 
@@ -399,9 +555,9 @@ def apply(
     clinic; record them afterwards with `reconcile confirm`."""
     rules = [SafetyRule(r) for r in allow]
     loaded = _load(paths, state_dir)
-    clinics = loaded.select(clinic_ids)
+    clinics = fleet.select(loaded, clinic_ids)
     commit = _commit(paths)
-    with AdapterPool() as pool:
+    with AdapterPool(fleet.network) as pool:
         if plan_file is not None:
             saved = read_plan(plan_file)
             absent = [cid for cid in clinic_ids if cid not in saved.clinic_ids]
@@ -425,11 +581,11 @@ def apply(
                     "the clinic files given; give the paths the plan was made from, or narrow "
                     "it with --clinic"
                 )
-            fresh = make_plan([c for c in clinics if c.id in ids], pool.for_clinic, commit)
+            fresh = _make_plan(fleet, pool, [c for c in clinics if c.id in ids], commit)
             result = check_saved_plan(saved, fresh)
             _out(f"Applying saved plan {saved.plan_id}.")
         else:
-            result = make_plan(clinics, pool.for_clinic, commit)
+            result = _make_plan(fleet, pool, clinics, commit)
             _out(render_text(result), nl=False)
         if not result.has_changes:
             _out("Nothing to apply.")
@@ -451,8 +607,17 @@ def apply(
             _print_outcome(outcome)
             checklists.write(outcome, result.plan_id)
 
-        with handling_interrupts():
-            report = apply_plan(result, pool.for_clinic, rules, audit, on_outcome)
+        with handling_interrupts(), fleet.watch(len(result.clinics), "applying") as progress:
+            report = apply_plan(
+                result,
+                pool.for_clinic,
+                rules,
+                audit,
+                on_outcome,
+                limits=fleet.limits,
+                sites=site_of,
+                progress=progress,
+            )
     if report.stopped is not None:
         _print_stop(report)
     ok = sum(o.ok for o in report.outcomes)

@@ -4,6 +4,10 @@ Apply is all-or-nothing where it can be: every safety rule and every saved-plan 
 made for every clinic before anything is written, and each clinic's automatic changes go to
 its adapter as one unit (one database transaction, where the EMR has transactions).
 
+Clinics are planned and applied concurrently within :class:`~reconciler.fleet.Limits`
+(with ``parallelism`` 1, one after another in this thread). Results, audit lines and
+printed outcomes come out in plan order whatever order clinics finish in.
+
 One clinic's failure, expected or not, is that clinic's error: the others are still planned
 and applied. After every attempt the clinic's live state is read again, so each result says
 what was attempted and what verification found; an audit log that cannot be written stops
@@ -29,6 +33,7 @@ from reconciler.errors import (
     describe_unexpected,
 )
 from reconciler.exitcodes import ExitCode
+from reconciler.fleet import LOCAL, Limits, Progress, Site, run_bounded
 from reconciler.interrupt import Interrupted, as_interrupted, interruptible, pending
 from reconciler.model import Clinic
 from reconciler.plan import Change, ClinicPlan, Mode, Plan, SafetyRule
@@ -36,6 +41,7 @@ from reconciler.planfile import SavedPlan
 from reconciler.secrets import secret_scope
 
 AdapterFor = Callable[[Clinic], Adapter]
+SiteFor = Callable[[Clinic], Site]
 log = logging.getLogger("reconciler.engine")
 
 
@@ -90,15 +96,32 @@ def _route(change: Change, adapter: Adapter) -> Change:
     return replace(change, mode=Mode.MANUAL, steps=(*change.steps, step))
 
 
+def _nowhere(clinic: Clinic) -> Site:
+    return LOCAL
+
+
 def make_plan(
-    clinics: Iterable[Clinic], adapters: AdapterFor, config_commit: str | None = None
+    clinics: Iterable[Clinic],
+    adapters: AdapterFor,
+    config_commit: str | None = None,
+    *,
+    limits: Limits | None = None,
+    sites: SiteFor = _nowhere,
+    progress: Progress | None = None,
 ) -> Plan:
-    """Plan every clinic; one clinic's failure does not stop the others."""
-    plans = []
-    for clinic in clinics:
+    """Plan every clinic, concurrently within ``limits``; one clinic's failure does not stop
+    the others. The plan lists clinics in the order given."""
+    todo = list(clinics)
+
+    def work(clinic: Clinic) -> ClinicPlan:
         adapter = _adapter(clinic, adapters)
-        plans.append(adapter if isinstance(adapter, ClinicPlan) else plan_clinic(clinic, adapter))
-    return Plan(tuple(plans), config_commit=config_commit)
+        cp = adapter if isinstance(adapter, ClinicPlan) else plan_clinic(clinic, adapter)
+        if progress is not None:
+            progress.finished(cp.error is None)
+        return cp
+
+    plans: dict[int, ClinicPlan] = dict(run_bounded(todo, sites, work, limits or Limits()))
+    return Plan(tuple(plans[i] for i in range(len(todo))), config_commit=config_commit)
 
 
 def unsafe_changes(plan: Plan, allow: Iterable[SafetyRule]) -> list[tuple[str, Change]]:
@@ -276,40 +299,79 @@ def apply_plan(
     allow: Sequence[SafetyRule] = (),
     audit: AuditSink | None = None,
     on_outcome: Callable[[ClinicOutcome], None] | None = None,
+    *,
+    limits: Limits | None = None,
+    sites: SiteFor = _nowhere,
+    progress: Progress | None = None,
 ) -> ApplyReport:
     """Apply ``plan`` (already checked against a saved plan, if any), then verify each clinic.
 
-    Each clinic's results go to ``audit`` once verified; if it cannot take them (for any
-    reason), apply stops there: no later clinic is written. An interrupt (see
-    :mod:`reconciler.interrupt`) cuts short only an adapter writing or re-reading a clinic;
-    that clinic is still recorded, no later clinic is written, and ``report.interrupted``
-    says which signal it was.
+    Clinics are applied concurrently within ``limits``. Each clinic's results go to
+    ``audit``, then to ``on_outcome`` and ``report.outcomes``, in plan order once it is
+    verified; if the log cannot take them (for any reason), no further clinic starts (those
+    already writing finish, and are recorded if the log takes them). An interrupt (see
+    :mod:`reconciler.interrupt`) starts no further clinic; in this thread (``parallelism``
+    1) it also cuts short an adapter writing or re-reading a clinic. Every clinic is still
+    recorded, and ``report.interrupted`` says which signal it was.
     """
     check_safety(plan, allow)
     report = ApplyReport()
-    for cp in plan.clinics:
+    skipped: set[int] = set()
+
+    def may_start() -> bool:
         if report.stopped is None and (interrupt := pending()) is not None:
             _stop_for(report, interrupt)
-        if report.stopped is not None:
-            outcome = _not_attempted(cp, f"apply stopped before this clinic ({report.stopped})")
-        else:
-            try:
-                outcome = _apply_clinic(cp, adapters)
-            except KeyboardInterrupt as exc:  # before the adapter was handed anything
-                outcome = _not_attempted(cp, "interrupted before anything was written")
-                outcome.interrupted = as_interrupted(exc)
-            if audit is not None and outcome.attempted:
+        return report.stopped is None
+
+    def work(cp: ClinicPlan) -> ClinicOutcome:
+        try:
+            outcome = _apply_clinic(cp, adapters)
+        except KeyboardInterrupt as exc:  # before the adapter was handed anything
+            outcome = _not_attempted(cp, "interrupted before anything was written")
+            outcome.interrupted = as_interrupted(exc)
+        if progress is not None:
+            progress.finished(outcome.ok)
+        return outcome
+
+    def skip(cp: ClinicPlan) -> ClinicOutcome:
+        skipped.add(id(cp))
+        return _not_attempted(cp, f"apply stopped before this clinic ({report.stopped})")
+
+    clinics = plan.clinics
+    done: dict[int, ClinicOutcome] = {}
+    for index, finished in run_bounded(
+        clinics,
+        lambda cp: sites(cp.clinic),
+        work,
+        limits or Limits(),
+        may_start=may_start,
+        skipped=skip,
+    ):
+        if finished.interrupted is not None:
+            _stop_for(report, finished.interrupted)
+        done[index] = finished
+        while len(report.outcomes) in done:  # in plan order, from here on
+            cp = clinics[len(report.outcomes)]
+            outcome = done.pop(len(report.outcomes))
+            if audit is not None and outcome.attempted and id(cp) not in skipped:
                 _record(report, audit, cp, outcome, plan.plan_id)
-            if outcome.interrupted is not None:
-                _stop_for(report, outcome.interrupted)
-        report.outcomes.append(outcome)
-        if on_outcome:
-            try:
-                on_outcome(outcome)
-            except Exception as exc:  # its results are recorded; stop before writing more
-                if report.stopped is None:
-                    report.stopped = _unexpected(exc, f"reporting {cp.clinic.id} failed")
+            _emit(report, cp, outcome, on_outcome)
     return report
+
+
+def _emit(
+    report: ApplyReport,
+    cp: ClinicPlan,
+    outcome: ClinicOutcome,
+    on_outcome: Callable[[ClinicOutcome], None] | None,
+) -> None:
+    report.outcomes.append(outcome)
+    if on_outcome:
+        try:
+            on_outcome(outcome)
+        except Exception as exc:  # its results are recorded; stop before writing more
+            if report.stopped is None:
+                report.stopped = _unexpected(exc, f"reporting {cp.clinic.id} failed")
 
 
 def _stop_for(report: ApplyReport, interrupt: Interrupted) -> None:

@@ -35,8 +35,8 @@ _MEANINGS = {
 }
 
 INTERRUPTED_HELP = (
-    "130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: apply finishes recording the clinic "
-    "it was on, writes no later clinic, and says what was written"
+    "130  interrupted by Ctrl-C (SIGINT); 143 by SIGTERM: apply finishes recording the clinics "
+    "it was on, starts no further clinic, and says what was written"
 )
 
 EXIT_CODE_HELP = "\n".join(

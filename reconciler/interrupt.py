@@ -73,9 +73,13 @@ def handling_interrupts() -> Iterator[None]:
 @contextmanager
 def interruptible() -> Iterator[None]:
     """A block an interrupt may cut short (raising :class:`Interrupted`); one already noted
-    raises before the block starts."""
+    raises before the block starts. Only the main thread's block can be cut short (signals
+    are handled there); in a worker thread the block runs to its end."""
     if _state.pending is not None:
         raise Interrupted(_state.pending, during=False)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     _state.armed = True
     try:
         yield

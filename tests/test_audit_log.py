@@ -130,12 +130,14 @@ def test_an_unwritable_log_stops_apply_and_says_what_was_written(
     run: Run, three: tuple[Path, list[OscarDB]]
 ) -> None:
     folder, dbs = three
-    result = run("apply", str(folder), "--auto-approve", "--audit-log", "/dev/full")
+    result = run(
+        "apply", str(folder), "--auto-approve", "--audit-log", "/dev/full", "--parallelism", "1"
+    )
     assert result.exit_code == 3, result.output
     assert (
         "error: cannot write the audit log /dev/full (No space left on device), which holds "
         "every earlier line whole and none of these: the results of a-one are not in it; apply "
-        "stopped there: no later clinic was written"
+        "stopped there: no further clinic was started"
     ) in result.stderr
     assert "Written to the EMR in this run:\n" in result.stdout
     assert (
@@ -238,7 +240,7 @@ def test_an_unexpected_failure_while_logging_stops_apply_and_says_what_was_writt
         raise RuntimeError("a bug in the audit log")
 
     monkeypatch.setattr(AuditLog, "entries", broken)
-    result = run("apply", str(folder), "--auto-approve")
+    result = run("apply", str(folder), "--auto-approve", "--parallelism", "1")
     assert result.exit_code == 3, result.output
     assert "the audit log failed for a-one: internal error (RuntimeError" in result.stderr
     assert "  a-one  oscar.login[OceanConnect]  (applied; live state: converged)" in result.stdout
@@ -280,7 +282,7 @@ def test_a_full_disk_mid_line_leaves_the_log_as_it_was_and_the_next_run_whole(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(audit_module.os, "write", half_then_full)
-    result = run("apply", str(folder), "--auto-approve")
+    result = run("apply", str(folder), "--auto-approve", "--parallelism", "1")
     assert result.exit_code == 3, result.output
     assert (
         "(No space left on device), which holds every earlier line whole and none of these: "

@@ -31,6 +31,7 @@ from reconciler.errors import (
 )
 from reconciler.exitcodes import ExitCode
 from reconciler.model import Clinic
+from reconciler.fleet import SEQUENTIAL
 from reconciler.plan import SafetyRule
 from reconciler.planfile import read_plan, write_plan
 from tests.conftest import ROOT, doc
@@ -282,7 +283,9 @@ def test_an_audit_log_that_fails_stops_apply_before_the_next_clinic() -> None:
     fakes = {cid: FakeAdapter(DRIFT) for cid in ("a-clinic", "b-clinic", "c-clinic")}
     clinics, pick = two(fakes)
     sink = Sink(ok=1)
-    report = apply_plan(make_plan(clinics, pick), pick, [SafetyRule.REVOKE_ROLE], audit=sink)
+    report = apply_plan(
+        make_plan(clinics, pick), pick, [SafetyRule.REVOKE_ROLE], audit=sink, limits=SEQUENTIAL
+    )
     assert report.exit_code is ExitCode.EMR_FAILED
     assert report.stopped is not None and "the results of b-clinic are not in it" in report.stopped
     assert fakes["a-clinic"].applied and fakes["b-clinic"].applied

@@ -17,6 +17,7 @@ from reconciler import engine
 from reconciler.audit import AuditLog
 from reconciler.emr.oscar.sql import OscarSqlAdapter
 from reconciler.engine import ClinicOutcome
+from reconciler.fleet import SEQUENTIAL
 from reconciler.plan import SafetyRule
 from tests.cli_fixtures import (  # noqa: F401 - make_db_fixture, run_fixture: fixtures
     MakeDB,
@@ -68,7 +69,7 @@ def test_an_interrupt_after_a_commit_records_and_reports_the_clinic_and_writes_n
     """The signal comes while the first clinic's live state is re-read (after its commit)."""
     a, b, folder = _two_clinics(make_db, write_clinic, monkeypatch)
     monkeypatch.setattr(engine, "_verify", _signal_once(signum, engine._verify))
-    result = run("apply", str(folder), "--auto-approve")
+    result = run("apply", str(folder), "--auto-approve", "--parallelism", "1")
     assert result.exit_code == code, result.output
     name = signal.Signals(signum).name
     assert f"error: interrupted by {name}; apply stopped there" in result.output
@@ -96,7 +97,7 @@ def test_an_interrupt_while_writing_rolls_back_is_logged_and_named(
     monkeypatch.setattr(
         OscarSqlAdapter, "apply", _signal_once(signal.SIGINT, OscarSqlAdapter.apply)
     )
-    result = run("apply", str(folder), "--auto-approve")
+    result = run("apply", str(folder), "--auto-approve", "--parallelism", "1")
     assert result.exit_code == 130, result.output
     assert "Interrupted while being written (rolled back unless already committed):" in (
         result.output
@@ -118,7 +119,7 @@ def test_an_interrupt_while_the_log_is_written_waits_for_the_lines_then_stops(
 ) -> None:
     a, b, folder = _two_clinics(make_db, write_clinic, monkeypatch)
     monkeypatch.setattr(AuditLog, "record", _signal_once(signal.SIGTERM, AuditLog.record))
-    result = run("apply", str(folder), "--auto-approve")
+    result = run("apply", str(folder), "--auto-approve", "--parallelism", "1")
     assert result.exit_code == 143, result.output
     assert primary_rows(a) == 1 and primary_rows(b) == 0
     audit = lines(tmp_path / "audit.jsonl")
@@ -148,7 +149,12 @@ def test_a_failure_reporting_a_clinic_stops_apply_after_it_is_recorded() -> None
         raise UnicodeEncodeError("ascii", "é", 0, 1, "a terminal that takes only ASCII")
 
     report = engine.apply_plan(
-        engine.make_plan(clinics, pick), pick, [SafetyRule.REVOKE_ROLE], sink, broken
+        engine.make_plan(clinics, pick),
+        pick,
+        [SafetyRule.REVOKE_ROLE],
+        sink,
+        broken,
+        limits=SEQUENTIAL,
     )
     assert report.stopped is not None and "reporting a-clinic failed" in report.stopped
     assert [cid for cid, _ in sink.lines] == ["a-clinic", "a-clinic"]

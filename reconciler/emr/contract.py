@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reconciler.fleet import LOCAL, Network, Site
 from reconciler.model import Clinic, Confirmations
 from reconciler.plan import Change
 
@@ -27,7 +28,11 @@ if TYPE_CHECKING:
 
 
 class Adapter(ABC):
-    """Reads and writes one kind of EMR backend."""
+    """Reads and writes one kind of EMR backend, for every clinic served by it.
+
+    One adapter serves many clinics at once, from several threads: it keeps its connection
+    pools per host or database server (not per clinic) and must be thread-safe.
+    """
 
     name: str = "adapter"
     writes: frozenset[str] = frozenset()
@@ -78,8 +83,8 @@ class EmrPackage:
     """The desired-state spec from a validated document (``base_dir``: the file's folder)."""
     adapter_name: Callable[[Any], str]
     """Which adapter serves a clinic with this spec (adapters are shared by name)."""
-    new_adapter: Callable[[str], Adapter]
-    """A new adapter of that name."""
+    new_adapter: Callable[[str, Network], Adapter]
+    """A new adapter of that name, with these timeouts and retries."""
     diff: Callable[[Any, Any, Confirmations], Iterable[Change]]
     """The pure diff: (spec, live or None, what people confirmed) -> changes. No I/O."""
     check_here_and_now: Callable[[YamlDocument, date], Iterator[Diagnostic]] = lambda doc, today: (
@@ -90,6 +95,9 @@ class EmrPackage:
     clinic's secret or date never stops the rest)."""
     notes: Callable[[Any, Any, Confirmations], tuple[str, ...]] = lambda spec, live, confirmed: ()
     """What a plan of this clinic rests on, in a line or two (observed vs confirmed)."""
+    site: Callable[[Any], Site] = lambda spec: LOCAL
+    """Where a clinic with this spec lives (its API host, its database server): clinics
+    that share a site share its concurrency limit. It resolves no secret."""
     checklist: Callable[[Clinic, Sequence[Change]], list[tuple[str, str]]] | None = None
     """The sections (title, Markdown body) of the checklist ``apply`` writes for a clinic's
     manual changes, in the order a person works; None: one section per change."""

@@ -9,10 +9,13 @@ core's modules import no EMR package themselves.
 from __future__ import annotations
 
 import importlib
+import threading
 from functools import cache
 
 from reconciler.emr.contract import Adapter, EmrPackage
+from reconciler.fleet import LOCAL, Network, Site
 from reconciler.model import Clinic
+from reconciler.secrets import secret_scope
 
 PACKAGES: dict[str, str] = {
     "accuro": "reconciler.emr.accuro",
@@ -36,18 +39,33 @@ def all_emrs() -> tuple[EmrPackage, ...]:
     return tuple(emr(kind) for kind in PACKAGES)
 
 
-class AdapterPool:
-    """Gives each clinic its adapter (shared by EMR and adapter name), closes them all."""
+def site_of(clinic: Clinic) -> Site:
+    """Where the clinic's live state is (its API host or database server). A clinic whose
+    site cannot be told (a secret that does not resolve) shares none: reading it reports
+    the problem as that clinic's error."""
+    with secret_scope(clinic.id):
+        try:
+            return emr(clinic.emr).site(clinic.spec)
+        except Exception:
+            return LOCAL
 
-    def __init__(self) -> None:
+
+class AdapterPool:
+    """Gives each clinic its adapter (shared by EMR and adapter name, from any thread),
+    closes them all."""
+
+    def __init__(self, network: Network | None = None) -> None:
+        self.network = network or Network()
         self._adapters: dict[tuple[str, str], Adapter] = {}
+        self._lock = threading.Lock()
 
     def for_clinic(self, clinic: Clinic) -> Adapter:
         package = emr(clinic.emr)
         key = (clinic.emr, package.adapter_name(clinic.spec))
-        if key not in self._adapters:
-            self._adapters[key] = package.new_adapter(key[1])
-        return self._adapters[key]
+        with self._lock:
+            if key not in self._adapters:
+                self._adapters[key] = package.new_adapter(key[1], self.network)
+            return self._adapters[key]
 
     def close(self) -> None:
         for adapter in self._adapters.values():

@@ -18,12 +18,14 @@ what the API shows (the user, its offices, appointment access).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from reconciler.emr.accuro.checklist import checklist
 from reconciler.emr.accuro.checks import check
 from reconciler.emr.accuro.diff import diff_accuro, notes_accuro
 from reconciler.emr.accuro.spec import build_spec
 from reconciler.emr.contract import Adapter, EmrPackage
+from reconciler.fleet import Network, Site, SiteKind
 
 ADAPTER = "accuro-api"
 
@@ -32,10 +34,16 @@ def _adapter_name(spec: Any) -> str:
     return ADAPTER
 
 
-def _new_adapter(name: str) -> Adapter:
+def _new_adapter(name: str, network: Network) -> Adapter:
     from reconciler.emr.accuro.adapter import AccuroAdapter  # httpx only when used
 
-    return AccuroAdapter()
+    return AccuroAdapter(network)
+
+
+def _site(spec: Any) -> Site:
+    """The API host: every clinic there shares its connections, limit and rate budget."""
+    parts = urlsplit(spec.api.base_url)
+    return Site(SiteKind.HOST, f"{parts.scheme}://{parts.netloc}".lower())
 
 
 EMR = EmrPackage(
@@ -47,6 +55,7 @@ EMR = EmrPackage(
     build=build_spec,
     adapter_name=_adapter_name,
     new_adapter=_new_adapter,
+    site=_site,
     diff=diff_accuro,
     notes=notes_accuro,
     checklist=checklist,

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from reconciler.emr.accuro import api_model as m
-from reconciler.emr.accuro.client import AccuroApiError, AccuroClient
+from reconciler.emr.accuro.client import AccuroApiError, AccuroClient, RetryPolicy
 from reconciler.emr.accuro.live import AccuroLive, resolve
 from reconciler.emr.accuro.spec import accuro_spec
 from reconciler.emr.contract import Adapter
 from reconciler.errors import AdapterError, ClinicInputError
+from reconciler.fleet import Network
 from reconciler.model import Clinic
 
 
@@ -28,8 +31,13 @@ class AccuroAdapter(Adapter):
 
     name = "accuro-api"
 
-    def __init__(self, **client_options: Any) -> None:
-        self._options = client_options
+    def __init__(self, network: Network | None = None, **client_options: Any) -> None:
+        network = network or Network()
+        self._options: dict[str, Any] = {
+            "timeout": httpx.Timeout(network.read_timeout, connect=network.connect_timeout),
+            "retry": RetryPolicy(attempts=network.attempts),
+            **client_options,
+        }
 
     def read(self, clinic: Clinic) -> AccuroLive:
         spec = accuro_spec(clinic)

@@ -17,6 +17,7 @@ from reconciler.emr.contract import Adapter, EmrPackage, ManualAdapter
 from reconciler.emr.oscar.checks import check, check_here_and_now
 from reconciler.emr.oscar.diff import diff_oscar
 from reconciler.emr.oscar.spec import OscarBackend, OscarSpec, build_spec
+from reconciler.fleet import LOCAL, Network, Site, SiteKind
 
 
 def _adapter_name(spec: Any) -> str:
@@ -24,12 +25,25 @@ def _adapter_name(spec: Any) -> str:
     return "oscar-sql" if spec.backend is OscarBackend.SQL else "manual"
 
 
-def _new_adapter(name: str) -> Adapter:
+def _new_adapter(name: str, network: Network) -> Adapter:
     if name == "oscar-sql":
         from reconciler.emr.oscar.sql import OscarSqlAdapter  # SQLAlchemy only when needed
 
-        return OscarSqlAdapter()
+        return OscarSqlAdapter(network)
     return ManualAdapter()
+
+
+def _site(spec: Any) -> Site:
+    """The database server (``mysql://host:port``); a SQLite file shares nothing."""
+    assert isinstance(spec, OscarSpec)
+    if spec.backend is not OscarBackend.SQL or spec.database_url is None:
+        return LOCAL
+    from reconciler.emr.oscar.connection import parse_database_url
+
+    url = parse_database_url(spec.database_url)
+    if url.get_backend_name() == "sqlite":
+        return LOCAL
+    return Site(SiteKind.DATABASE, f"{url.get_backend_name()}://{url.host}:{url.port or 3306}")
 
 
 EMR = EmrPackage(
@@ -41,6 +55,7 @@ EMR = EmrPackage(
     build=build_spec,
     adapter_name=_adapter_name,
     new_adapter=_new_adapter,
+    site=_site,
     diff=diff_oscar,
     check_here_and_now=check_here_and_now,
 )

@@ -60,6 +60,7 @@ from reconciler.errors import (
     SecretValueError,
     StalePlanError,
 )
+from reconciler.fleet import Network
 from reconciler.model import Clinic
 from reconciler.plan import ABSENT, Change
 
@@ -109,7 +110,8 @@ class OscarSqlAdapter(Adapter):
     name = "oscar-sql"
     writes = frozenset({PROVIDER, ROLE, PRIMARY_ROLE, LOGIN})
 
-    def __init__(self) -> None:
+    def __init__(self, network: Network | None = None) -> None:
+        self.network = network or Network()
         self._engines: dict[str, Engine] = {}
         self._facts: dict[str, DatabaseFacts] = {}
 

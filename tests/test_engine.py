@@ -30,8 +30,8 @@ from reconciler.errors import (
     UnsafeChangeError,
 )
 from reconciler.exitcodes import ExitCode
-from reconciler.model import Clinic
 from reconciler.fleet import SEQUENTIAL
+from reconciler.model import Clinic
 from reconciler.plan import SafetyRule
 from reconciler.planfile import read_plan, write_plan
 from tests.conftest import ROOT, doc

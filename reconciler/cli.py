@@ -38,7 +38,7 @@ from reconciler.errors import (
     describe_unexpected,
 )
 from reconciler.exitcodes import EXIT_CODE_HELP, ExitCode
-from reconciler.fleet import Limits, Network, Shard
+from reconciler.fleet import Limits, Network, Shard, Site, SiteKind
 from reconciler.interrupt import as_interrupted, handling_interrupts
 from reconciler.invisible import visible
 from reconciler.model import Clinic, Confirmation, Confirmations
@@ -361,10 +361,17 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
             shard = Shard.parse(shard_text) if shard_text else None
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--shard'") from None
+        limits = Limits(
+            kwargs.pop("parallelism"), kwargs.pop("per_host"), kwargs.pop("per_database")
+        )
         kwargs["fleet"] = _Fleet(
-            Limits(kwargs.pop("parallelism"), kwargs.pop("per_host"), kwargs.pop("per_database")),
+            limits,
             Network(
-                kwargs.pop("connect_timeout"), kwargs.pop("read_timeout"), kwargs.pop("attempts")
+                kwargs.pop("connect_timeout"),
+                kwargs.pop("read_timeout"),
+                kwargs.pop("attempts"),
+                limits.for_site(Site(SiteKind.HOST)),
+                limits.for_site(Site(SiteKind.DATABASE)),
             ),
             shard,
             kwargs.pop("progress"),

@@ -51,12 +51,15 @@ LOCAL = Site(SiteKind.LOCAL)
 
 @dataclass(frozen=True, slots=True)
 class Network:
-    """How adapters talk to EMRs: timeouts in seconds, and attempts per request in all
-    (reads, and writes that are safe to repeat)."""
+    """How adapters talk to EMRs: timeouts in seconds, attempts per request in all (reads,
+    and writes that are safe to repeat), and the most connections an adapter keeps open to
+    one API host or one database server (its pool there, shared by every clinic there)."""
 
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     attempts: int = 4
+    host_connections: int = DEFAULT_PER_HOST
+    database_connections: int = DEFAULT_PER_DATABASE
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,48 +1,110 @@
 """The Accuro adapter: reads what the partner API shows, writes nothing.
 
-Per clinic, one token and then (FACTS.md §2): ``/v1/whoami`` (which user the token acts
-as, and that user's offices), ``/v1/offices``, ``/v1/users?userName=`` (the OceanAPI user's
-status), ``/v1/accessible-providers`` for READ_APPOINTMENTS and WRITE_APPOINTMENTS, and
-``/v1/providers/offices/{id}`` for each declared office: the number of declared offices
-plus six requests, whatever the number of providers.
+Per clinic read, one token request and then (FACTS.md §2) five REST calls: ``/v1/whoami``
+(which user the token acts as, and that user's offices), ``/v1/offices``,
+``/v1/users?userName=`` (the OceanAPI user's status; one page, the name being exact),
+``/v1/accessible-providers`` for READ_APPOINTMENTS and WRITE_APPOINTMENTS; then
+``/v1/providers/offices/{id}`` once for each declared office. That is the number of declared
+offices plus six requests (5 REST + 1 token), whatever the number of providers; retries
+come on top.
 
 The grid has no write in the partner API, so every change is a step for a person
 (``writes`` is empty) and apply verifies by reading again what the API can show.
+
+**One adapter, many clinics, many threads.** The engine shares one adapter between every
+Accuro clinic of a run and calls it from several threads. Per API host (``scheme://host:port``)
+it keeps one httpx client, its connection pool limited to ``Network.host_connections``
+connections (kept alive as many), and one :class:`~reconciler.throttle.HostBudget`, both
+shared by every clinic on that host: a 429 pauses the host for all of them. Each read makes
+its own :class:`AccuroClient` on top, with the clinic's own credentials, token and masks.
+:meth:`AccuroAdapter.close` closes the pools.
 """
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
 from reconciler.emr.accuro import api_model as m
-from reconciler.emr.accuro.client import AccuroApiError, AccuroClient, RetryPolicy
+from reconciler.emr.accuro.client import AccuroApiError, AccuroClient, RetryPolicy, http_client
 from reconciler.emr.accuro.live import AccuroLive, resolve
 from reconciler.emr.accuro.spec import accuro_spec
 from reconciler.emr.contract import Adapter
 from reconciler.errors import AdapterError, ClinicInputError
 from reconciler.fleet import Network
 from reconciler.model import Clinic
+from reconciler.throttle import HostBudget, origin
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    """What the clinics on one API host share: its connection pool and its budget."""
+
+    origin: str
+    http: httpx.Client
+    budget: HostBudget
 
 
 class AccuroAdapter(Adapter):
-    """Reads one Accuro clinic at a time through its own :class:`AccuroClient`."""
+    """Reads Accuro clinics, any number at once, through one pool and budget per host.
+
+    ``client_options`` go to every :class:`AccuroClient` (``retry``, ``scopes``, ``clock``,
+    ...); ``transport`` and ``timeout`` go to the hosts' httpx clients instead, ``sleep``
+    to their budgets as well."""
 
     name = "accuro-api"
 
     def __init__(self, network: Network | None = None, **client_options: Any) -> None:
-        network = network or Network()
+        self.network = network or Network()
+        self._timeout: httpx.Timeout = client_options.pop(
+            "timeout",
+            httpx.Timeout(self.network.read_timeout, connect=self.network.connect_timeout),
+        )
+        self._transport: httpx.BaseTransport | None = client_options.pop("transport", None)
         self._options: dict[str, Any] = {
-            "timeout": httpx.Timeout(network.read_timeout, connect=network.connect_timeout),
-            "retry": RetryPolicy(attempts=network.attempts),
+            "retry": RetryPolicy(attempts=self.network.attempts),
+            "timeout": self._timeout,
             **client_options,
         }
+        self._hosts: dict[str, Host] = {}
+        self._lock = threading.Lock()
+
+    def host(self, base_url: str) -> Host:
+        """The pool and budget of ``base_url``'s host, made on first use (thread-safe)."""
+        key = origin(base_url)
+        with self._lock:
+            found = self._hosts.get(key)
+            if found is None:
+                connections = max(1, self.network.host_connections)
+                budget_options = {k: v for k, v in self._options.items() if k in ("clock", "sleep")}
+                found = Host(
+                    key,
+                    http_client(self._timeout, connections=connections, transport=self._transport),
+                    HostBudget(connections, name=key, **budget_options),
+                )
+                self._hosts[key] = found
+            return found
+
+    def hosts(self) -> dict[str, Host]:
+        with self._lock:
+            return dict(self._hosts)
+
+    def close(self) -> None:
+        """Close every host's connection pool (a later read opens a new one)."""
+        with self._lock:
+            hosts, self._hosts = list(self._hosts.values()), {}
+        for host in hosts:
+            host.http.close()
 
     def read(self, clinic: Clinic) -> AccuroLive:
         spec = accuro_spec(clinic)
         username = spec.ocean_api_user.username
-        with AccuroClient.from_spec(spec, **self._options) as client:
+        host = self.host(spec.api.base_url)
+        shared = {"http": host.http, "budget": host.budget}
+        with AccuroClient.from_spec(spec, **self._options, **shared) as client:
             try:
                 me = client.whoami()
                 offices = client.offices()

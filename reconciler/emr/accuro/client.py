@@ -29,9 +29,17 @@ same gateway host, harmless) and, under ``/rest``, ``?uuid=``. A token is reused
 the API answers 401 for the token itself (``invalid_token``); a second such 401 is an error.
 
 **Retries.** Reads (GET) and the token request (it creates nothing but a token) are retried,
-at most ``RetryPolicy.attempts`` times in all: after a 429, waiting its ``Retry-After``
-(refused when longer than ``max_retry_after``); after a 500/502/503/504, a timeout or a
-broken connection, with exponential backoff and jitter.
+at most ``RetryPolicy.attempts`` times in all: after a 429, once the host's pause is over
+(below); after a 500/502/503/504, a timeout or a broken connection (a connection closed or
+reset without an answer), with exponential backoff and jitter.
+
+**One host, one budget.** Every attempt, the token request's included, goes through the
+host's :class:`~reconciler.throttle.HostBudget`, shared by every clinic on that host: a 429
+pauses the whole host for its ``Retry-After`` (seconds or an HTTP-date; a pause longer than
+``max_retry_after`` is not waited for: the request fails at once, and so does any other
+clinic's that would have to wait that long), and halves the requests the host may have in
+flight, which grow back by one after a run of successes. Through the adapter, the clinics of
+a host also share one httpx connection pool (``http``), which keeps no cookies.
 
 **Errors** are reconciler's: :class:`~reconciler.errors.EMRConnectionError` when the API
 cannot be reached, times out, keeps failing (5xx, 429) or refuses the sign-in (the client
@@ -51,10 +59,11 @@ import base64
 import contextlib
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any, Self, TypeVar
 from urllib.parse import quote_plus, urlsplit
 
@@ -64,6 +73,7 @@ from reconciler.emr.accuro import api_model as m
 from reconciler.emr.accuro.spec import AccuroSpec, Grant
 from reconciler.errors import AdapterError, EMRConnectionError
 from reconciler.secrets import MIN_MASKED, SHORT_SECRET, Secret, forms, mask
+from reconciler.throttle import HostBudget, HostPaused, Outcome, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +109,49 @@ class AccuroApiError(AdapterError):
         self.status, self.path, self.detail = status, path, detail
 
 
-class _Masks(logging.Filter):
-    """This client's secrets, in every form a third party may print them; as a log filter on
-    httpx's and httpcore's loggers it masks them in their records too (httpcore's debug
-    trace prints response headers, and Accuro's ``WWW-Authenticate`` echoes the token)."""
+class _Masks:
+    """One client's secrets, in every form a third party may print them. Copy-on-write: a
+    reader (the log filter, in any thread) always sees a whole set."""
+
+    def __init__(self) -> None:
+        self._values: frozenset[str] = frozenset()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<{len(self._values)} masked values>"
+
+    @property
+    def values(self) -> frozenset[str]:
+        return self._values
+
+    def add(self, value: str) -> None:
+        # forms() has the percent-encoded form; a form body encodes a space as "+".
+        plus = quote_plus(value)
+        new = forms(value) | ({plus} if len(plus) >= MIN_MASKED else set())
+        with self._lock:
+            self._values = self._values | new
+
+    def mask(self, text: str) -> str:
+        return mask(text, set(self._values))
+
+    def attach(self) -> None:
+        """Mask these secrets in httpx's and httpcore's log records from now on."""
+        _LOG_MASKS.register(self)
+
+    def detach(self) -> None:
+        _LOG_MASKS.unregister(self)
+
+
+class _LogMasks(logging.Filter):
+    """The one filter on httpx's and httpcore's loggers: it masks, in their records, the
+    secrets of every client open in this process (httpcore's debug trace prints response
+    headers, and Accuro's ``WWW-Authenticate`` echoes the token; with a connection pool
+    shared by a host's clinics, a record cannot be told apart by clinic).
+
+    It is added to those loggers once and stays: clients register and unregister their
+    :class:`_Masks` under a lock. (A filter per client, added and removed as clients come
+    and go in several threads, would not do: ``Filterer.filter`` iterates the list that
+    ``removeFilter`` shrinks, so one client's removal could skip another's filter.)"""
 
     LOGGERS = (
         "httpx",
@@ -115,36 +164,45 @@ class _Masks(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._values: set[str] = set()
+        self._clients: dict[int, _Masks] = {}
+        self._lock = threading.Lock()
+        self._installed = False
 
     def __repr__(self) -> str:
-        return f"<{len(self._values)} masked values>"
+        return f"<masks of {len(self._clients)} open clients>"
 
-    def add(self, value: str) -> None:
-        # forms() has the percent-encoded form; a form body encodes a space as "+".
-        plus = quote_plus(value)
-        self._values |= forms(value) | ({plus} if len(plus) >= MIN_MASKED else set())
+    def register(self, masks: _Masks) -> None:
+        with self._lock:
+            self._clients[id(masks)] = masks
+            if not self._installed:
+                for name in self.LOGGERS:
+                    logging.getLogger(name).addFilter(self)
+                self._installed = True
 
-    def mask(self, text: str) -> str:
-        return mask(text, self._values)
+    def unregister(self, masks: _Masks) -> None:
+        with self._lock:
+            self._clients.pop(id(masks), None)
+
+    def open_clients(self) -> int:
+        with self._lock:
+            return len(self._clients)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        with self._lock:
+            values: set[str] = set().union(*(m.values for m in self._clients.values()))
+        if not values:
+            return True
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a malformed record: logging reports it later
             return True
-        masked = self.mask(message)
+        masked = mask(message, values)
         if masked != message:
             record.msg, record.args = masked, None
         return True
 
-    def attach(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).addFilter(self)
 
-    def detach(self) -> None:
-        for name in self.LOGGERS:
-            logging.getLogger(name).removeFilter(self)
+_LOG_MASKS = _LogMasks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +215,44 @@ def _as_secret(value: str | Secret) -> Secret:
     return value if isinstance(value, Secret) else Secret(value)
 
 
+def no_cookies() -> httpx.Cookies:
+    """A cookie jar that keeps nothing: a connection pool shared by a host's clinics must
+    not carry one clinic's cookie (a gateway's session or affinity cookie) to another."""
+    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+
+
+def http_client(
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    *,
+    connections: int | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """An httpx client as this module uses one: no redirects, no cookies, and at most
+    ``connections`` connections (kept alive as many), when given."""
+    limits = (
+        httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        if connections is not None
+        else httpx.Limits()
+    )
+    return httpx.Client(
+        timeout=timeout,
+        limits=limits,
+        transport=transport,
+        follow_redirects=False,
+        cookies=no_cookies(),
+    )
+
+
 class AccuroClient:
     """One clinic's Accuro API, for one thread at a time. Use it as a context manager, or
-    call :meth:`close` (which also detaches its log filter)."""
+    call :meth:`close` (which also stops masking its secrets in httpx's log).
+
+    ``http``: an httpx client to send through (the connection pool of the clinic's host,
+    shared with other clinics there, in other threads); it is the caller's to close. Without
+    one the client makes its own (with ``transport``, if given) and closes it.
+    ``budget``: the host's rate-limit budget (:class:`~reconciler.throttle.HostBudget`),
+    shared likewise; without one the client has its own. Tokens, credentials and masks are
+    always this clinic's alone."""
 
     def __init__(
         self,
@@ -180,6 +273,8 @@ class AccuroClient:
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        http: httpx.Client | None = None,
+        budget: HostBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.host = urlsplit(self.base_url).netloc or self.base_url
@@ -209,12 +304,13 @@ class AccuroClient:
                 self._masks.add(secret.reveal())
         if len(self._client_id.reveal()) >= SHORT_SECRET:
             self._masks.add(self._client_id.reveal())
-        self._masks.attach()
         self._token: _Token | None = None
         self._clock, self._sleep = clock, sleep
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport, follow_redirects=False
-        )
+        self._timeout = timeout
+        self._own_http = http is None
+        self._http = http if http is not None else http_client(timeout, transport=transport)
+        self._budget = budget or HostBudget(1, name=self.host, clock=clock, sleep=sleep)
+        self._masks.attach()
 
     @classmethod
     def from_spec(cls, spec: AccuroSpec, **options: Any) -> AccuroClient:
@@ -241,9 +337,10 @@ class AccuroClient:
         )
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool, if it is this client's own."""
         self._masks.detach()
-        self._http.close()
+        if self._own_http:
+            self._http.close()
 
     def __repr__(self) -> str:
         return (
@@ -458,13 +555,28 @@ class AccuroClient:
             raise self._refusal(path, response, f"GET {path}")
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One request, retried (see the module's docstring), every attempt through the
+        host's budget: a 429 pauses the whole host for its ``Retry-After`` and the next
+        attempt waits in :meth:`HostBudget.acquire` with every other clinic there."""
         headers = {SUBSCRIPTION_HEADER: self._key.reveal(), **kwargs.pop("headers", {})}
+        url = self.base_url + path
         policy = self.retry
         for attempt in range(1, policy.attempts + 1):
             last = attempt == policy.attempts
             try:
-                response = self._http.request(method, path, headers=headers, **kwargs)
+                ticket = self._budget.acquire(max_wait=policy.max_retry_after)
+            except HostPaused as paused:
+                raise EMRConnectionError(
+                    f"Accuro at {self.host} is rate limiting: it asked for a pause of "
+                    f"{paused.seconds:.0f} more seconds before {method} {path}, longer than "
+                    f"the {policy.max_retry_after:.0f} worth waiting for"
+                ) from None
+            try:
+                response = self._http.request(
+                    method, url, headers=headers, timeout=self._timeout, **kwargs
+                )
             except httpx.TimeoutException as exc:
+                ticket.done(Outcome.FAILED)
                 if last:
                     raise EMRConnectionError(
                         f"Accuro at {self.host} did not answer {method} {path} in time "
@@ -472,23 +584,31 @@ class AccuroClient:
                     ) from exc
                 delay = self._backoff(attempt)
             except httpx.TransportError as exc:
+                ticket.done(Outcome.FAILED)
                 if last:
                     raise EMRConnectionError(
                         f"could not reach Accuro at {self.host} for {method} {path} "
                         f"({type(exc).__name__}, {attempt} attempts)"
                     ) from exc
                 delay = self._backoff(attempt)
+            except BaseException:
+                ticket.done(Outcome.FAILED)
+                raise
             else:
                 status = response.status_code
                 log.debug("accuro: %s %s -> %s (attempt %s)", method, path, status, attempt)
                 if status == 429:
-                    delay = self._retry_after(response, attempt)
-                    if last or delay > policy.max_retry_after:
+                    wait = self._retry_after(response, attempt)
+                    ticket.done(Outcome.THROTTLED, retry_after=wait)
+                    if last or wait > policy.max_retry_after:
                         raise EMRConnectionError(
                             f"Accuro at {self.host} is rate limiting {method} {path} "
                             f"(HTTP 429 after {attempt} attempts)"
                         )
-                elif status in RETRY_STATUSES:
+                    log.debug("accuro: %s paused for %.2fs by a 429", self.host, wait)
+                    continue  # the next acquire() waits out the host's pause
+                if status in RETRY_STATUSES:
+                    ticket.done(Outcome.FAILED)
                     if last:
                         raise EMRConnectionError(
                             f"Accuro at {self.host} failed {method} {path} with HTTP {status} "
@@ -496,6 +616,7 @@ class AccuroClient:
                         )
                     delay = self._backoff(attempt)
                 else:
+                    ticket.done(Outcome.OK)
                     return response
             log.debug("accuro: retrying %s %s in %.2fs", method, path, delay)
             self._sleep(delay)
@@ -506,15 +627,9 @@ class AccuroClient:
         return base * (0.5 + random.random() / 2)
 
     def _retry_after(self, response: httpx.Response, attempt: int) -> float:
-        value = response.headers.get("Retry-After", "").strip()
-        if value.isdigit():
-            return float(value)
-        if value:
-            try:
-                return max(0.0, float(parsedate_to_datetime(value).timestamp()) - time.time())
-            except (TypeError, ValueError):
-                pass
-        return self._backoff(attempt)
+        """Seconds a 429 asks to wait (seconds or an HTTP-date), else the backoff."""
+        wait = retry_after(response.headers.get("Retry-After"))
+        return self._backoff(attempt) if wait is None else wait
 
     # -- answers ------------------------------------------------------------------------
     def _json(self, path: str, response: httpx.Response) -> Any:

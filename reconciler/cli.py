@@ -18,6 +18,8 @@ import click
 
 from reconciler import __version__
 from reconciler.audit import DEFAULT_AUDIT_LOG, AuditLog, config_commit, git_user_name
+from reconciler.combine import RENDERERS as SHOW_RENDERERS
+from reconciler.combine import save, show_plans
 from reconciler.config import DEFAULT_PATH, LoadResult, load_clinics
 from reconciler.diagnostics import Diagnostic, Severity
 from reconciler.emr.registry import AdapterPool, site_of
@@ -462,6 +464,65 @@ def plan(
     if out is not None:
         try:
             write_plan(result, out)
+        except PlanFileError as exc:  # the highest code wins: a clinic's 3 over this 1
+            _echo_error(str(exc))
+            return max(code, exc.exit_code)
+        _out(f"Saved plan {result.plan_id} to {out}", err=True)
+    if result.has_errors:
+        return code
+    return ExitCode.CHANGES if detailed_exitcode and result.has_changes else ExitCode.OK
+
+
+@cli.command(epilog=EPILOG)
+@click.argument(
+    "plan_files",
+    metavar="PLAN_FILE...",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path, exists=False),
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(SHOW_RENDERERS)),
+    default="text",
+    show_default=True,
+    help="text for a terminal, markdown for a pull-request comment, json for machines.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also save the plan shown (combined, when several) for `reconcile show` and "
+    "`reconcile apply --plan FILE`.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes (0 when there are none).",
+)
+def show(plan_files: tuple[Path, ...], fmt: str, out: Path | None, detailed_exitcode: bool) -> int:
+    """Show saved plans (`plan --out FILE`) as one plan, reading no clinic file and no EMR.
+
+    One plan file prints exactly as `plan` printed it. Several, such as the shards of a
+    fleet planned by N CI runners (`plan --shard I/N --out plan-I.json`), print as one plan:
+    one Markdown comment, one summary, the clinics in the order of their files, and a plan
+    id derived from the plan ids of the parts. Each file is checked as `apply --plan` checks
+    it (schema, plan id, digest); a clinic in two of the files, or files of different format
+    versions or of different commits of the clinic files, are refused (exit 1).
+
+    `apply --plan FILE` takes a combined plan saved with --out as it takes any saved plan:
+    every clinic in it is planned again and checked against it, and nothing is applied if
+    any moved. (Each runner may instead apply its own shard: `apply --shard I/N --plan
+    plan-I.json`.) Exit codes as for `plan`: 3 when a clinic in any part could not be
+    planned, 2 with --detailed-exitcode when there are changes."""
+    if out is not None:
+        check_out_path(out, plan_files, kind="plan file")
+    result = show_plans(plan_files)
+    _out(SHOW_RENDERERS[fmt](result), nl=False)
+    code = ExitCode.EMR_FAILED if result.has_errors else ExitCode.OK
+    if out is not None:
+        try:
+            save(result, out)
         except PlanFileError as exc:  # the highest code wins: a clinic's 3 over this 1
             _echo_error(str(exc))
             return max(code, exc.exit_code)

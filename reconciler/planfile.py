@@ -7,11 +7,12 @@ holds no secret values (sensitive fields are ``(sensitive)``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,18 @@ _SHOWN = 10  # problems listed; a plan broken everywhere is one message, not tho
 _TYPES = {"object": "an object", "array": "a list", "string": "a string", "null": "null"}
 _TEXT: dict[str, Any] = {"type": "string"}
 _NAME: dict[str, Any] = {"type": "string", "minLength": 1}
+_PLAN_ID: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[0-9a-f]{16}$",
+    "description": "16 hexadecimal digits",
+}
+_CLINIC_ID: dict[str, Any] = {
+    "type": "string",
+    "pattern": "^[a-z0-9][a-z0-9-]*$",
+    "maxLength": 63,
+    "description": "a clinic id (lowercase letters, digits and dashes)",
+}
+_SHOWN_VALUE: dict[str, Any] = {"type": ["string", "null"]}
 
 PLAN_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -37,10 +50,22 @@ PLAN_SCHEMA: dict[str, Any] = {
     "required": ["format_version", "plan_id", "digest", "clinics"],
     "properties": {
         "format_version": {"const": FORMAT_VERSION},
-        "plan_id": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{16}$",
-            "description": "16 hexadecimal digits",
+        "plan_id": _PLAN_ID,
+        "parts": {
+            "description": "a combined plan (`reconcile show A B --out FILE`): the plans it "
+            "was combined from, each with the clinics it planned; plan_id is derived from "
+            "their plan ids",
+            "type": "array",
+            "minItems": 2,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["plan_id", "clinics"],
+                "properties": {
+                    "plan_id": _PLAN_ID,
+                    "clinics": {"type": "array", "items": _CLINIC_ID},
+                },
+            },
         },
         "digest": {
             "type": "string",
@@ -56,12 +81,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                 "additionalProperties": False,
                 "required": ["id", "status", "error", "desired_hash", "changes"],
                 "properties": {
-                    "id": {
-                        "type": "string",
-                        "pattern": "^[a-z0-9][a-z0-9-]*$",
-                        "maxLength": 63,
-                        "description": "a clinic id (lowercase letters, digits and dashes)",
-                    },
+                    "id": _CLINIC_ID,
                     "name": _TEXT,
                     "emr": _NAME,
                     "file": _TEXT,
@@ -90,6 +110,20 @@ PLAN_SCHEMA: dict[str, Any] = {
                                 "impact": _TEXT,
                                 "steps": {"type": "array", "items": _TEXT},
                                 "safety_rule": {"enum": [*(r.value for r in SafetyRule), None]},
+                                "shown": {
+                                    "description": "each field as the plan prints it",
+                                    "type": "array",
+                                    "items": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "required": ["name", "before", "after"],
+                                        "properties": {
+                                            "name": _NAME,
+                                            "before": _SHOWN_VALUE,
+                                            "after": _SHOWN_VALUE,
+                                        },
+                                    },
+                                },
                             },
                         },
                     },
@@ -129,10 +163,12 @@ class SavedPlan:
                 )
 
 
-def check_out_path(path: Path, inputs: Iterable[str | Path] = ()) -> None:
+def check_out_path(
+    path: Path, inputs: Iterable[str | Path] = (), kind: str = "clinic file"
+) -> None:
     """Refuse (exit 1, naming it) to save a plan over anything but a regular file that is
-    not one of ``inputs`` (the clinic files just read), or a new path: a symlink, a device,
-    a FIFO or a clinic file would be replaced by the plan."""
+    not one of ``inputs`` (the clinic files just read, or the plan files: ``kind``), or a new
+    path: a symlink, a device, a FIFO or a clinic file would be replaced by the plan."""
     try:
         info = os.lstat(path)
     except OSError:  # a new path; one that cannot be written says so when written
@@ -151,13 +187,14 @@ def check_out_path(path: Path, inputs: Iterable[str | Path] = ()) -> None:
             continue
         if same:
             raise PlanFileError(
-                f"{path}: is a clinic file this run reads; refusing to replace it with the plan"
+                f"{path}: is a {kind} this run reads; refusing to replace it with the plan"
             )
 
 
-def write_plan(plan: Plan, path: Path) -> None:
+def write_plan(plan: Plan, path: Path, render: Callable[[Plan], str] = render_json) -> None:
     """Write atomically, so a reviewer never sees half a plan; the target is checked again
-    just before (:func:`check_out_path`)."""
+    just before (:func:`check_out_path`). ``render`` makes the JSON (a combined plan's
+    :func:`reconciler.combine.render_json` adds its parts)."""
     check_out_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +203,7 @@ def write_plan(plan: Plan, path: Path) -> None:
         raise PlanFileError(f"{path}: cannot write the plan file ({exc.strerror})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(render_json(plan))
+            fh.write(render(plan))
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -230,20 +267,24 @@ def _problems(data: Any) -> list[str]:
             problems.append(f"clinics[{i}].status: {clinic['status']} does not match its error")
         elif clinic["status"] == "in_sync" and clinic["changes"]:
             problems.append(f"clinics[{i}].status: in_sync, but it lists changes")
+        elif clinic["status"] == "changes" and not clinic["changes"]:
+            problems.append(f"clinics[{i}].status: changes, but it lists none")
     if problems:
         return problems[:_SHOWN]
-    digest = plan_digest(
-        [
-            {
-                "id": c["id"],
-                "desired": c["desired_hash"],
-                "error": c["error"],
-                "changes": [{k: ch[k] for k in _IDENTITY} for ch in c["changes"]],
-            }
-            for c in data["clinics"]
-        ]
-    )
-    if digest != data["plan_id"]:
+    bodies = {
+        c["id"]: {
+            "id": c["id"],
+            "desired": c["desired_hash"],
+            "error": c["error"],
+            "changes": [{k: ch[k] for k in _IDENTITY} for ch in c["changes"]],
+        }
+        for c in data["clinics"]
+    }
+    if "parts" in data:
+        problems = _part_problems(data["parts"], bodies, data["plan_id"])
+        if problems:
+            return problems[:_SHOWN]
+    elif plan_digest(list(bodies.values())) != data["plan_id"]:
         return [
             f"plan_id: {data['plan_id']} does not match what the plan holds: it was edited after "
             "`reconcile plan` wrote it"
@@ -255,6 +296,47 @@ def _problems(data: Any) -> list[str]:
             "name or the summary)"
         ]
     return []
+
+
+def combined_plan_id(part_ids: Iterable[str]) -> str:
+    """The plan id of a combined plan: derived from the plan ids of its parts, whatever their
+    order (two plans that are equal, both with no clinic, count twice)."""
+    canonical = json.dumps({"combined": sorted(part_ids)}, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()[:16]
+
+
+def _part_problems(
+    parts: Sequence[dict[str, Any]], bodies: dict[str, dict[str, Any]], plan_id: str
+) -> list[str]:
+    """A combined plan: each clinic in exactly one part, each part's plan id the plan id of
+    its clinics (as ``plan`` computed it), and the plan id derived from the parts' ids."""
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for i, part in enumerate(parts):
+        for cid in part["clinics"]:
+            if cid not in bodies:
+                problems.append(f"parts[{i}].clinics: clinic {cid} is not in the plan")
+            elif cid in seen:
+                problems.append(
+                    f"parts[{i}].clinics: clinic {cid} is already in parts[{seen[cid]}]"
+                )
+            seen.setdefault(cid, i)
+    unclaimed = [cid for cid in bodies if cid not in seen]
+    if unclaimed:
+        more = " ..." if len(unclaimed) > 10 else ""
+        problems.append(f"parts: no part holds clinic(s) {', '.join(unclaimed[:10])}{more}")
+    if problems:
+        return problems
+    edited = "it was edited after `reconcile show` combined it"
+    for i, part in enumerate(parts):
+        if plan_digest([bodies[cid] for cid in part["clinics"]]) != part["plan_id"]:
+            problems.append(
+                f"parts[{i}].plan_id: {part['plan_id']} does not match the clinics it lists: "
+                + edited
+            )
+    if not problems and combined_plan_id(p["plan_id"] for p in parts) != plan_id:
+        problems.append(f"plan_id: {plan_id} is not derived from its parts' plan ids: {edited}")
+    return problems
 
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
@@ -334,18 +416,25 @@ def _load_json(path: Path) -> Any:
         ) from None
 
 
-def read_plan(path: Path) -> SavedPlan:
-    """Read and check a saved plan: a regular file of a bounded size, valid JSON with no
-    repeated key, this format's schema, each clinic once, each change once, a plan id that
-    matches its contents and a digest that matches every field. Anything off is
-    PlanFileError. Clinics that could not be planned are kept (see
-    :meth:`SavedPlan.refuse_errors`), so ``--clinic`` can narrow past them."""
-    data = _load_json(path)
+def load_plan_json(path: Path) -> Any:
+    """A plan file's JSON, unchecked but for being a bounded regular file of JSON with no
+    repeated key (:func:`check_plan_data` checks the rest)."""
+    return _load_json(path)
+
+
+def format_version_of(data: Any) -> object:
+    """The ``format_version`` a loaded plan says it has, as it may be shown in a message (a
+    number or string as is, anything else ``'(not a number)'``); None when it says none."""
     version = data.get("format_version") if isinstance(data, dict) else None
-    if isinstance(data, dict) and "format_version" in data and version != FORMAT_VERSION:
-        shown = version if isinstance(version, int | float | str | None) else "(not a number)"
+    return version if isinstance(version, int | float | str | None) else "(not a number)"
+
+
+def check_plan_data(path: Path, data: Any) -> dict[str, Any]:
+    """Check a loaded plan as :func:`read_plan` does and return it; anything off is
+    PlanFileError naming ``path``."""
+    if isinstance(data, dict) and data.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
         raise PlanFileError(
-            f"{path}: plan format_version {shown!r} is not supported "
+            f"{path}: plan format_version {format_version_of(data)!r} is not supported "
             f"(expected {FORMAT_VERSION}); plan again with this version"
         )
     try:
@@ -354,6 +443,23 @@ def read_plan(path: Path) -> SavedPlan:
         raise PlanFileError(f"{path}: not a reconciler plan: nested too deeply") from None
     if problems:
         raise PlanFileError(f"{path}: not a valid reconciler plan:\n  " + "\n  ".join(problems))
+    checked: dict[str, Any] = data
+    return checked
+
+
+def read_plan_data(path: Path) -> dict[str, Any]:
+    """A saved plan, read and checked as :func:`read_plan` does, as the document it is
+    (everything a renderer needs: see :mod:`reconciler.combine`)."""
+    return check_plan_data(path, _load_json(path))
+
+
+def read_plan(path: Path) -> SavedPlan:
+    """Read and check a saved plan: a regular file of a bounded size, valid JSON with no
+    repeated key, this format's schema, each clinic once, each change once, a plan id that
+    matches its contents (for a combined plan, its parts) and a digest that matches every
+    field. Anything off is PlanFileError. Clinics that could not be planned are kept (see
+    :meth:`SavedPlan.refuse_errors`), so ``--clinic`` can narrow past them."""
+    data = read_plan_data(path)
     return SavedPlan(
         plan_id=data["plan_id"],
         clinics=tuple(

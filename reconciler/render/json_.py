@@ -7,7 +7,8 @@ import json
 from typing import Any
 
 from reconciler.invisible import json_visible
-from reconciler.plan import Plan
+from reconciler.plan import Change, Plan
+from reconciler.render.common import value
 
 FORMAT_VERSION = 1
 
@@ -51,6 +52,7 @@ def _plan_body(plan: Plan) -> dict[str, Any]:
                         "impact": c.impact,
                         "steps": list(c.steps),
                         "safety_rule": c.safety_rule.value if c.safety_rule else None,
+                        "shown": _shown(c),
                     }
                     for c in cp.changes
                 ],
@@ -67,6 +69,28 @@ def _plan_body(plan: Plan) -> dict[str, Any]:
     }
 
 
+def _shown(change: Change) -> list[dict[str, str | None]]:
+    """Each field as the text and Markdown plans print it (null where there is no value), so
+    ``reconcile show`` prints a saved plan exactly as ``plan`` did: ``before`` and ``after``
+    hold typed values, and a date, say, is printed differently from the string it becomes."""
+    out: list[dict[str, str | None]] = []
+    for f in change.fields:
+        before, after = f.shown()
+        out.append(
+            {
+                "name": f.name,
+                "before": None if before is None else value(before),
+                "after": None if after is None else value(after),
+            }
+        )
+    return out
+
+
+def dump(data: dict[str, Any]) -> str:
+    """A plan document as JSON text, as :func:`render_json` writes it."""
+    return json_visible(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
+
+
 def render_json(plan: Plan) -> str:
     """The plan as JSON; invisible characters (from a database value, say) are escaped."""
-    return json_visible(json.dumps(plan_to_dict(plan), indent=2, ensure_ascii=False)) + "\n"
+    return dump(plan_to_dict(plan))

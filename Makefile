@@ -35,8 +35,11 @@ format: install
 demo: install
 	@scripts/demo.sh
 
+## Speed and memory: the hot paths, then a synthetic fleet planned as a user runs it
+## (ends with one JSON line of figures; `bench/fleet.py --help` for its options).
 bench: install mariadb
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/fleet.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo .reconcile .pytest_cache .mypy_cache .ruff_cache

@@ -238,6 +238,8 @@ def _schema_problem(error: ValidationError) -> str:
         return f"{where}: must be one of: {', '.join(map(str, expected))}"
     if error.validator == "pattern":
         return f"{where}: is not {error.schema.get('description', 'valid')}"  # type: ignore[union-attr]
+    if error.validator in {"minItems", "maxItems"}:
+        return f"{where}: has too {'few' if error.validator == 'minItems' else 'many'} items"
     if error.validator in {"minLength", "maxLength"}:
         return f"{where}: is too {'short' if error.validator == 'minLength' else 'long'}"
     return f"{where}: is not valid ({error.validator})"

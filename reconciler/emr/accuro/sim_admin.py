@@ -12,13 +12,20 @@ process. It takes no credentials: keep the simulator on a loopback address.
     DELETE (same)                                              clear the row
     GET    /_sim/users/{user}      PATCH {"active", "externalAccess", "systemAdmin",
                                           "lockedDate"}
-    GET    /_sim/faults            POST {"status": 429|5xx, "retry_after", "latency",
-                                         "count" (null: until cleared), "fraction",
-                                         "path_prefix"}          DELETE: clear all
+    GET    /_sim/faults            POST {"status": 429|5xx, "retry_after",
+                                         "retry_after_date" (send it as an HTTP-date),
+                                         "latency", "reset" (close the connection, no
+                                         answer), "count" (null: until cleared),
+                                         "fraction", "path_prefix", "tenant" (null: all)}
+                                   DELETE: clear all
     POST   /_sim/tokens/expire     expire every issued token now
     PUT    /_sim/tokens/lifetime   {"seconds": N}: the expires_in of tokens issued from now
     GET    /_sim/requests          the request log (no header values)    DELETE: clear it
+    GET    /_sim/stats             tenants, connections accepted and open (and the most at
+                                   once), requests in flight (and the most at once)
+    GET    /_sim/tenants           the tenants served: tenant, uuid, the OceanAPI user
 
+The grid and user endpoints act on the primary (first) tenant, or on ``?tenant=NAME``.
 A cell's level is ``"full"``, ``"read_only"`` or ``true`` (Full); ``false`` or ``null``
 clears it. Columns: patient, scheduling, billing, emr, labs, visible.
 """
@@ -32,7 +39,7 @@ from typing import Any
 
 from reconciler.emr.accuro import sim_dto as dto
 from reconciler.emr.accuro.sim_dto import Reply
-from reconciler.emr.accuro.sim_state import Fault, SimState
+from reconciler.emr.accuro.sim_state import Fault, SimState, TenantState
 from reconciler.emr.accuro.spec import Permission
 
 _ROW = re.compile(r"/_sim/grid/([^/]+)/offices/(\d+)/providers/(\d+)")
@@ -51,22 +58,37 @@ def _json(body: bytes) -> Any:
         raise Reply(400, dto.error("the body is not JSON")) from None
 
 
-def _known_user(state: SimState, username: str) -> None:
+def _known_user(state: TenantState, username: str) -> None:
     if state.user_named(username) is None:
         raise Reply(404, dto.error(f"no user {username}"))
 
 
-def admin(state: SimState, method: str, path: str, body: bytes) -> None:
+def _tenant(state: SimState, query: dict[str, str] | None) -> TenantState:
+    name = (query or {}).get("tenant")
+    found = state.find_tenant(name) if name else state.primary
+    if found is None:
+        raise Reply(404, dto.error(f"no tenant {name}"))
+    return found
+
+
+def admin(
+    state: SimState, method: str, path: str, body: bytes, query: dict[str, str] | None = None
+) -> None:
     """Answer one ``/_sim`` request (always by raising :class:`Reply`)."""
     if m := re.fullmatch(r"/_sim/grid/([^/]+)", path):
-        _known_user(state, m[1])
-        raise Reply(200, [dto.grid_row(o, p, c) for o, p, c in state.grid_rows(m[1])])
+        tenant = _tenant(state, query)
+        _known_user(tenant, m[1])
+        raise Reply(200, [dto.grid_row(o, p, c) for o, p, c in tenant.grid_rows(m[1])])
     if m := _ROW.fullmatch(path):
-        _grid_row(state, method, m[1], int(m[2]), int(m[3]), body)
+        _grid_row(_tenant(state, query), method, m[1], int(m[2]), int(m[3]), body)
     if m := re.fullmatch(r"/_sim/users/([^/]+)", path):
-        _user(state, method, m[1], body)
+        _user(_tenant(state, query), method, m[1], body)
     if path == "/_sim/faults":
         _faults(state, method, body)
+    if path == "/_sim/stats" and method == "GET":
+        raise Reply(200, state.stats())
+    if path == "/_sim/tenants" and method == "GET":
+        raise Reply(200, [_tenant_summary(t) for t in state.tenants.values()])
     if path == "/_sim/tokens/expire" and method == "POST":
         raise Reply(200, {"expired": state.expire_tokens()})
     if path == "/_sim/tokens/lifetime" and method == "PUT":
@@ -86,8 +108,14 @@ def admin(state: SimState, method: str, path: str, body: bytes) -> None:
     raise Reply(404, dto.error(f"no admin endpoint {method} {path}"))
 
 
+def _tenant_summary(tenant: TenantState) -> dict[str, Any]:
+    seed = tenant.seed
+    users = sorted({c.service_user for c in seed.clients if c.service_user})
+    return {"tenant": seed.tenant, "uuid": seed.uuid, "service_users": users}
+
+
 def _grid_row(
-    state: SimState, method: str, username: str, office_id: int, provider_id: int, body: bytes
+    state: TenantState, method: str, username: str, office_id: int, provider_id: int, body: bytes
 ) -> None:
     _known_user(state, username)
     if method == "GET":
@@ -118,7 +146,7 @@ def _cells(data: Any, *, replace_all: bool) -> dict[Permission, Any]:
     return cells
 
 
-def _user(state: SimState, method: str, username: str, body: bytes) -> None:
+def _user(state: TenantState, method: str, username: str, body: bytes) -> None:
     _known_user(state, username)
     if method == "PATCH":
         data = _json(body)
@@ -157,11 +185,16 @@ def _fault(data: Any) -> Fault:
             count=None if data.get("count", 1) is None else int(data.get("count", 1)),
             fraction=float(data.get("fraction", 1.0)),
             path_prefix=str(data.get("path_prefix", "/")),
+            tenant=str(data["tenant"]) if data.get("tenant") is not None else None,
+            reset=bool(data.get("reset", False)),
+            retry_after_date=bool(data.get("retry_after_date", False)),
         )
     except (TypeError, ValueError):
         raise Reply(400, dto.error("bad fault")) from None
-    if fault.status is None and not fault.latency:
-        raise Reply(400, dto.error("a fault needs a status or a latency"))
+    if fault.status is None and not fault.latency and not fault.reset:
+        raise Reply(400, dto.error("a fault needs a status, a latency or a reset"))
+    if fault.reset and fault.status is not None:
+        raise Reply(400, dto.error("a reset answers nothing: no status with it"))
     if fault.status is not None and not (fault.status == 429 or 500 <= fault.status <= 599):
         raise Reply(400, dto.error("status: 429 or 5xx"))
     return fault

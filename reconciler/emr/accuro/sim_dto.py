@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.emr.accuro.sim_seed import Cell, SeedOffice, SeedProvider, SeedUser
-from reconciler.emr.accuro.sim_state import SimState
+from reconciler.emr.accuro.sim_state import TenantState
 from reconciler.emr.accuro.spec import Permission
 
 Body = dict[str, Any] | list[Any]
@@ -168,7 +168,7 @@ def envelope(contents: list[Body], total: int, last_id: int | None) -> Body:
 
 
 def whoami(
-    state: SimState,
+    state: TenantState,
     tenant: str,
     scopes: tuple[str, ...],
     u: SeedUser | None,

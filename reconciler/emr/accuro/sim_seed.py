@@ -1,4 +1,5 @@
-"""The Accuro simulator's seed: one clinic's Accuro, read from a YAML or JSON file.
+"""The Accuro simulator's seed: one clinic's Accuro (a tenant), or several on one host, read
+from a YAML or JSON file. One tenant is a mapping:
 
     tenant: LAKESIDE                       # the ACRON the token endpoint is asked for
     uuid: 3f1c8f2e-...                     # the database UUID every /rest call must carry
@@ -19,6 +20,18 @@
         - {office: 1, provider: 1001, permissions: [patient, scheduling, ...]}   # all Full
         - {office: 1, provider: 1002, permissions: {scheduling: read_only, visible: true}}
 
+Several tenants on one host (the multi-tenant API: the token endpoint's ``?tenant=`` picks
+one, the token then carries it) are a list of such mappings under ``tenants``; what the
+list's mapping gives besides (``token_lifetime_seconds``, ``province``, ...) is every
+tenant's default. Each tenant needs its own ``tenant`` and ``uuid``::
+
+    token_lifetime_seconds: 3600
+    tenants:
+      - {tenant: LAKESIDE, uuid: ..., clients: [...], subscription_keys: [...], ...}
+      - {tenant: HARBOUR, uuid: ..., ...}
+
+A synthetic fleet of any size is made in code instead (``sim_fleet.fleet_seed``).
+
 A value written ``{env: NAME}`` is read from the environment when the seed is loaded; a
 literal client secret or subscription key is refused, so a seed file can be committed. A
 user's ``password`` (what the password grant checks; a user without one cannot sign in) is
@@ -29,7 +42,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -280,8 +294,48 @@ def _check(seed: Seed) -> None:
             raise SeedError(f"grid.{username}: no such user")
 
 
-def load_seed(path: Path, environ: Mapping[str, str] | None = None) -> Seed:
-    """Read a seed file (``.json``, else YAML)."""
+def seeds_from_dict(data: Any, environ: Mapping[str, str] | None = None) -> tuple[Seed, ...]:
+    """The tenants of one host from parsed YAML/JSON: a single tenant's mapping, or a
+    mapping with ``tenants`` (see the module's docstring)."""
+    if not isinstance(data, dict) or "tenants" not in data:
+        return (seed_from_dict(data, environ),)
+    tenants = data["tenants"]
+    if not isinstance(tenants, list) or not tenants:
+        raise SeedError("tenants: must be a non-empty list of tenants")
+    defaults = {k: v for k, v in data.items() if k != "tenants"}
+    seeds: list[Seed] = []
+    for i, tenant in enumerate(tenants):
+        if not isinstance(tenant, dict):
+            raise SeedError(f"tenants[{i}]: must be a mapping")
+        try:
+            seeds.append(seed_from_dict({**defaults, **tenant}, environ))
+        except SeedError as exc:
+            raise SeedError(f"tenants[{i}]: {exc}") from None
+    check_tenants(seeds)
+    return tuple(seeds)
+
+
+def check_tenants(seeds: Sequence[Seed]) -> None:
+    """Tenants of one host need distinct names (case aside) and distinct uuids."""
+    for what, values in (
+        ("tenant", [s.tenant.upper() for s in seeds]),
+        ("uuid", [s.uuid.lower() for s in seeds]),
+    ):
+        dupes = sorted(v for v, n in Counter(values).items() if n > 1)
+        if dupes:
+            raise SeedError(f"two tenants have the same {what}: {', '.join(dupes)}")
+
+
+def _read(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
-    data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    return seed_from_dict(data, environ)
+    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
+def load_seed(path: Path, environ: Mapping[str, str] | None = None) -> Seed:
+    """Read a single-tenant seed file (``.json``, else YAML)."""
+    return seed_from_dict(_read(path), environ)
+
+
+def load_seeds(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Seed, ...]:
+    """Read a seed file of one tenant or several (``tenants``)."""
+    return seeds_from_dict(_read(path), environ)

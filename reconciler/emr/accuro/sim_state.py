@@ -1,7 +1,14 @@
 """The Accuro simulator's live state: what the API reads, the grid, tokens and faults.
 
-Every method takes the one lock, so the HTTP threads, the admin endpoint and a test holding
-the handle see one consistent Accuro. Filtering follows FACTS.md §2-§4:
+One :class:`SimState` is one simulated API host: it serves one or many tenants (clinics,
+each a :class:`TenantState`: its own ``tenant``, uuid, clients, subscription keys, users,
+offices, providers and grid), and holds what belongs to the host rather than to a clinic:
+the issued tokens (each names its tenant), injected faults, the request log and connection
+counts. Every method takes the host's one lock, so the HTTP threads, the admin endpoint and
+a test holding the handle see one consistent Accuro. The first tenant is the *primary* one:
+the methods that take ``tenant=None`` act on it, so a single-tenant seed reads as before.
+
+Filtering follows FACTS.md §2-§4:
 
 - offices: never filtered (``OfficeManager`` has no authorization context);
 - providers of an office: not filtered by default (unverified in the public source); a seed
@@ -20,8 +27,8 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconciler.emr.accuro.sim_seed import Cell, Level, Seed, SeedOffice, SeedProvider, SeedUser
@@ -45,10 +52,14 @@ class Token:
 
 @dataclass(slots=True)
 class Fault:
-    """An injected failure: a status (429 with Retry-After, 5xx) or latency.
+    """An injected failure at the gateway, for every tenant of the host unless ``tenant``
+    names one: latency (then the rest, if any), and a status (429 with ``Retry-After``,
+    in seconds or, with ``retry_after_date``, as an HTTP-date; or a 5xx), or ``reset``: the
+    connection is closed (reset) mid-request, with no answer at all.
 
     ``count`` requests (None: until cleared) whose path starts with ``path_prefix``, each
-    hit with probability ``fraction``."""
+    hit with probability ``fraction``. A request's tenant is its ``?tenant=`` at the token
+    endpoint, its bearer token's under ``/rest``."""
 
     status: int | None = None
     latency: float = 0.0
@@ -56,6 +67,9 @@ class Fault:
     count: int | None = 1
     fraction: float = 1.0
     path_prefix: str = "/"
+    tenant: str | None = None
+    reset: bool = False
+    retry_after_date: bool = False
 
     def describe(self) -> dict[str, Any]:
         """The fault as the admin endpoint shows it."""
@@ -66,7 +80,16 @@ class Fault:
             "count": self.count,
             "fraction": self.fraction,
             "path_prefix": self.path_prefix,
+            "tenant": self.tenant,
+            "reset": self.reset,
+            "retry_after_date": self.retry_after_date,
         }
+
+    def hits(self, path: str, tenant: str | None) -> bool:
+        """Whether the fault applies to a request (before ``fraction`` and ``count``)."""
+        if not path.startswith(self.path_prefix):
+            return False
+        return self.tenant is None or (tenant or "").upper() == self.tenant.upper()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,29 +100,32 @@ class RequestRecord:
     path: str
     query: dict[str, str]
     subscription_key_sent: bool
-    status: int = 0
+    status: int = 0  # 0: no answer (the connection was reset)
+    tenant: str | None = None  # ?tenant= at the token endpoint, the token's under /rest
+    received: float = 0.0  # time.monotonic() when the request had been read
+    answered: float = 0.0  # ... when its answer was about to be sent (or the reset)
+    connection: int = 0  # which TCP connection, numbered from 1 as accepted
 
 
-@dataclass(slots=True)
-class SimState:
-    """One simulated Accuro; thread-safe."""
+class TenantState:
+    """One tenant (one clinic's Accuro) of a simulated host; its data behind the host's
+    lock."""
 
-    seed: Seed
-    token_lifetime: float = 0.0
-    users: dict[int, SeedUser] = field(default_factory=dict)
-    grid: dict[str, dict[tuple[int, int], Cell]] = field(default_factory=dict)
-    tokens: dict[str, Token] = field(default_factory=dict)
-    faults: list[Fault] = field(default_factory=list)
-    requests: list[RequestRecord] = field(default_factory=list)
-    now: Callable[[], float] = time.time  # token expiry is wall-clock time
-    rng: random.Random = field(default_factory=lambda: random.Random(0))
-    stopping: threading.Event = field(default_factory=threading.Event)
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    def __init__(self, seed: Seed, lock: threading.RLock) -> None:
+        self.seed = seed
+        self.lock = lock
+        self.users: dict[int, SeedUser] = {u.user_id: u for u in seed.users}
+        self.grid: dict[str, dict[tuple[int, int], Cell]] = {
+            u: {k: dict(v) for k, v in rows.items()} for u, rows in seed.grid.items()
+        }
+        self._offices = {o.office_id: o for o in seed.offices}
 
-    def __post_init__(self) -> None:
-        self.token_lifetime = self.seed.token_lifetime_seconds
-        self.users = {u.user_id: u for u in self.seed.users}
-        self.grid = {u: {k: dict(v) for k, v in rows.items()} for u, rows in self.seed.grid.items()}
+    def __repr__(self) -> str:
+        return f"TenantState({self.seed.tenant!r})"
+
+    @property
+    def name(self) -> str:
+        return self.seed.tenant
 
     # -- reference data -----------------------------------------------------------------
     @property
@@ -107,7 +133,7 @@ class SimState:
         return self.seed.offices
 
     def office(self, office_id: int) -> SeedOffice | None:
-        return next((o for o in self.seed.offices if o.office_id == office_id), None)
+        return self._offices.get(office_id)
 
     def user_named(self, username: str) -> SeedUser | None:
         """The user whose ``username`` is exactly ``username``."""
@@ -190,8 +216,7 @@ class SimState:
             found = set()
             for (office_id, provider_id), cell in self.grid.get(username or "", {}).items():
                 level = cell.get(Permission.SCHEDULING)
-                office = self.office(office_id)
-                if level is None or office is None:
+                if level is None or self.office(office_id) is None:
                     continue
                 if not write or level is Level.FULL:
                     found.add(provider_id)
@@ -208,6 +233,150 @@ class SimState:
             )
             after = [u for u in matching if starting_id is None or u.user_id > starting_id]
             return after[:page_size], len(matching)
+
+
+def _as_seeds(seed: Seed | Sequence[Seed]) -> tuple[Seed, ...]:
+    seeds = (seed,) if isinstance(seed, Seed) else tuple(seed)
+    if not seeds:
+        raise ValueError("a simulated host needs at least one tenant")
+    names = [s.tenant.upper() for s in seeds]
+    if len(set(names)) != len(names):
+        raise ValueError("two tenants of one host have the same name")
+    return seeds
+
+
+class SimState:
+    """One simulated Accuro host, serving one tenant or many; thread-safe.
+
+    ``SimState(seed)`` serves one tenant, ``SimState([seed, ...])`` several (the first is
+    the primary one). The grid and user methods act on the tenant named by ``tenant=``, the
+    primary one by default. ``options`` set attributes (``now``, ``rng``, ...)."""
+
+    seeds: tuple[Seed, ...]
+    token_lifetime: float
+    tenants: dict[str, TenantState]
+    tokens: dict[str, Token]
+    faults: list[Fault]
+    requests: list[RequestRecord]
+    now: Callable[[], float]  # token expiry is wall-clock time
+    rng: random.Random
+    stopping: threading.Event
+    lock: threading.RLock
+    connections: int  # TCP connections accepted
+    open_connections: int
+    max_open_connections: int
+    in_flight: int  # requests being handled now
+    max_in_flight: int
+    subscription_keys: frozenset[str]  # every tenant's: what the gateway accepts at all
+
+    def __init__(self, seed: Seed | Sequence[Seed], **options: Any) -> None:
+        self.seeds = _as_seeds(seed)
+        self.token_lifetime = self.seeds[0].token_lifetime_seconds
+        self.lock = threading.RLock()
+        self.tenants = {s.tenant.upper(): TenantState(s, self.lock) for s in self.seeds}
+        self.tokens, self.faults, self.requests = {}, [], []
+        self.now = time.time
+        self.rng = random.Random(0)
+        self.stopping = threading.Event()
+        self.connections = self.open_connections = self.max_open_connections = 0
+        self.in_flight = self.max_in_flight = 0
+        self.subscription_keys = frozenset(k for s in self.seeds for k in s.subscription_keys)
+        for name, value in options.items():
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return f"SimState({len(self.tenants)} tenant(s), primary {self.seeds[0].tenant!r})"
+
+    # -- tenants --------------------------------------------------------------------------
+    @property
+    def primary(self) -> TenantState:
+        return self.tenants[self.seeds[0].tenant.upper()]
+
+    @property
+    def seed(self) -> Seed:
+        """The primary tenant's seed."""
+        return self.seeds[0]
+
+    @property
+    def users(self) -> dict[int, SeedUser]:
+        """The primary tenant's users."""
+        return self.primary.users
+
+    def find_tenant(self, name: str | None) -> TenantState | None:
+        """The tenant called ``name`` (case and an ``ACRON-`` prefix aside), or None."""
+        if not name:
+            return None
+        return self.tenants.get(name.upper().removeprefix("ACRON-"))
+
+    def tenant(self, name: str | None = None) -> TenantState:
+        """The tenant called ``name``; the primary one for None. KeyError if unknown."""
+        if name is None:
+            return self.primary
+        found = self.find_tenant(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    # -- the primary tenant (or ``tenant=``), as a single-tenant simulator had it ----------
+    @property
+    def offices(self) -> tuple[SeedOffice, ...]:
+        return self.primary.offices
+
+    def office(self, office_id: int, *, tenant: str | None = None) -> SeedOffice | None:
+        return self.tenant(tenant).office(office_id)
+
+    def user_named(self, username: str, *, tenant: str | None = None) -> SeedUser | None:
+        return self.tenant(tenant).user_named(username)
+
+    def set_user(self, username: str, *, tenant: str | None = None, **changes: Any) -> SeedUser:
+        return self.tenant(tenant).set_user(username, **changes)
+
+    def check_password(
+        self, username: str, password: str, *, tenant: str | None = None
+    ) -> SeedUser | None:
+        return self.tenant(tenant).check_password(username, password)
+
+    def row(
+        self, username: str, office_id: int, provider_id: int, *, tenant: str | None = None
+    ) -> Cell:
+        return self.tenant(tenant).row(username, office_id, provider_id)
+
+    def set_cells(
+        self,
+        username: str,
+        office_id: int,
+        provider_id: int,
+        cells: Mapping[Permission, Any],
+        *,
+        tenant: str | None = None,
+    ) -> Cell:
+        return self.tenant(tenant).set_cells(username, office_id, provider_id, cells)
+
+    def grid_rows(self, username: str, *, tenant: str | None = None) -> list[tuple[int, int, Cell]]:
+        return self.tenant(tenant).grid_rows(username)
+
+    def user_offices(self, user_id: int, *, tenant: str | None = None) -> list[SeedOffice]:
+        return self.tenant(tenant).user_offices(user_id)
+
+    def providers_of_office(
+        self, username: str | None, office_id: int, *, tenant: str | None = None
+    ) -> list[SeedProvider]:
+        return self.tenant(tenant).providers_of_office(username, office_id)
+
+    def accessible_providers(
+        self, username: str | None, write: bool, *, tenant: str | None = None
+    ) -> list[int]:
+        return self.tenant(tenant).accessible_providers(username, write)
+
+    def users_page(
+        self,
+        user_name: str | None,
+        starting_id: int | None,
+        page_size: int,
+        *,
+        tenant: str | None = None,
+    ) -> tuple[list[SeedUser], int]:
+        return self.tenant(tenant).users_page(user_name, starting_id, page_size)
 
     # -- tokens -------------------------------------------------------------------------
     def issue_token(
@@ -243,7 +412,7 @@ class SimState:
                 self.tokens[value] = replace(token, expires_at=min(token.expires_at, now))
             return len(self.tokens)
 
-    # -- faults and the request log -----------------------------------------------------
+    # -- faults, the request log, connections ---------------------------------------------
     def add_fault(self, fault: Fault) -> None:
         """Inject a fault; faults are consulted in the order they were added."""
         with self.lock:
@@ -254,11 +423,11 @@ class SimState:
         with self.lock:
             self.faults.clear()
 
-    def take_fault(self, path: str) -> Fault | None:
+    def take_fault(self, path: str, tenant: str | None = None) -> Fault | None:
         """The fault that hits this request, if any, consuming one of its count."""
         with self.lock:
             for fault in self.faults:
-                if not path.startswith(fault.path_prefix):
+                if not fault.hits(path, tenant):
                     continue
                 if fault.fraction < 1.0 and self.rng.random() >= fault.fraction:
                     continue
@@ -273,3 +442,37 @@ class SimState:
         """Keep a request in the log (tests read it through :attr:`requests`)."""
         with self.lock:
             self.requests.append(record)
+
+    def connection_opened(self) -> int:
+        """Count an accepted connection; its number, from 1."""
+        with self.lock:
+            self.connections += 1
+            self.open_connections += 1
+            self.max_open_connections = max(self.max_open_connections, self.open_connections)
+            return self.connections
+
+    def connection_closed(self) -> None:
+        with self.lock:
+            self.open_connections -= 1
+
+    def request_started(self) -> None:
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def request_ended(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def stats(self) -> dict[str, int]:
+        """Connections and requests, as the admin endpoint shows them."""
+        with self.lock:
+            return {
+                "tenants": len(self.tenants),
+                "connections": self.connections,
+                "open_connections": self.open_connections,
+                "max_open_connections": self.max_open_connections,
+                "in_flight": self.in_flight,
+                "max_in_flight": self.max_in_flight,
+                "requests": len(self.requests),
+            }

@@ -513,8 +513,8 @@ def show(plan_files: tuple[Path, ...], fmt: str, out: Path | None, detailed_exit
     `apply --plan FILE` takes a combined plan saved with --out as it takes any saved plan:
     every clinic in it is planned again and checked against it, and nothing is applied if
     any moved. (Each runner may instead apply its own shard: `apply --shard I/N --plan
-    plan-I.json`.) Exit codes as for `plan`: 3 when a clinic in any part could not be
-    planned, 2 with --detailed-exitcode when there are changes."""
+    plan-I.json`.) Exit codes as for `plan`: 3 when any part holds a clinic that could not
+    be planned, 2 with --detailed-exitcode when there are changes."""
     if out is not None:
         check_out_path(out, plan_files, kind="plan file")
     result = show_plans(plan_files)

@@ -329,6 +329,20 @@ def test_exit_codes_are_those_of_plan(run: Run, tmp_path: Path) -> None:
     )
 
 
+def test_a_shard_with_no_clinics_is_a_part_like_any_other(run: Run, tmp_path: Path) -> None:
+    empty = [saved(Plan(()), tmp_path / f"empty-{i}.json") for i in (1, 2)]
+    drift = saved(CASES["oscar-drift"], tmp_path / "drift.json")
+    result = run("show", str(empty[0]), str(drift), str(empty[1]), "--format", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    ids = [Plan(()).plan_id, Plan(()).plan_id, CASES["oscar-drift"].plan_id]
+    assert data["plan_id"] == combined_plan_id(ids)
+    assert sorted(p["plan_id"] for p in data["parts"]) == sorted(ids)
+    assert data["clinics"] == load(drift)["clinics"]
+    nothing = run("show", *map(str, empty), "--detailed-exitcode")
+    assert nothing.exit_code == 0 and "0 clinics: 0 in sync" in nothing.stdout
+
+
 def test_out_never_replaces_a_plan_it_reads(run: Run, tmp_path: Path) -> None:
     one = saved(CASES["oscar-drift"], tmp_path / "one.json")
     two = saved(CASES["accuro-checklist"], tmp_path / "two.json")

@@ -256,6 +256,18 @@ def test_apply_takes_a_combined_plan_and_checks_every_clinic(
     assert stale.exit_code == 4 and "is stale; nothing was applied" in stale.output
 
 
+def test_each_runner_may_apply_its_own_shard_instead(
+    run: Run, make_db: MakeDB, write_clinic: WriteClinic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dbs = {cid: make_db(cid) for cid in ("alder-clinic", "birch-health")}  # shards 2/2, 1/2
+    paths = [clinic(write_clinic, monkeypatch, cid, db.url) for cid, db in dbs.items()]
+    folder, out = paths[0].parent, paths[0].parent.parent
+    _, second = _shards(run, folder, out, n=2)
+    applied = run("apply", str(folder), "--shard", "2/2", "--plan", str(second))
+    assert applied.exit_code == 0, applied.output
+    assert [primary_rows(db) for db in dbs.values()] == [1, 0]
+
+
 # --- what show refuses -----------------------------------------------------------------------
 
 

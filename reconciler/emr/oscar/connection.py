@@ -4,6 +4,16 @@ The database URL is a secret as a whole: no part of it (user, password, a passwo
 that a stray ``@`` turned into a "host") is ever printed. Errors from the driver are
 summarised from their error code and the identifiers they name, never echoed, because
 MySQL echoes the values it was given ("Incorrect string value: '\\xF0\\x9F...'").
+
+Engines: :func:`engine_for` makes one for a parsed URL, with the run's
+:class:`~reconciler.fleet.Network` timeouts (``connect_timeout``, and ``read_timeout`` for
+each read and write) unless the URL's own query parameters say otherwise, a bounded pool
+(``pool_size`` connections, no overflow: a checkout waits) that pings a connection before
+handing it out, and a session the database makes strict. :func:`server_key` and
+:func:`engine_key` say which clinics may share a server and an engine: the adapter keeps one
+engine per MySQL/MariaDB server and credentials (the database left out of the URL, chosen
+per checkout) and one per SQLite file. :func:`lost_connection` says whether a failure lost
+the connection (worth another try for a read; never repeated blindly for a write).
 """
 
 from __future__ import annotations
@@ -19,7 +29,8 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from reconciler.errors import (
     AdapterError,
@@ -28,6 +39,7 @@ from reconciler.errors import (
     RefusedError,
     SecretValueError,
 )
+from reconciler.fleet import Network
 from reconciler.secrets import SecretRef, contains_secret, redact
 
 ENCODE_HINT = (
@@ -51,8 +63,6 @@ MYSQL_QUERY = frozenset(
     }
 )
 SQLITE_QUERY = frozenset({"timeout", "uri", "mode", "cache"})
-CONNECT_TIMEOUT = 10  # seconds; a URL's own ?connect_timeout= wins
-READ_TIMEOUT = 30  # seconds, per read or write; ?read_timeout= / ?write_timeout= win
 
 
 _HOST = re.compile(r"[A-Za-z0-9._\-\[\]:]+")
@@ -184,29 +194,73 @@ def _strict_session(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def make_engine(ref: SecretRef) -> Engine:
-    url = parse_database_url(ref)
-    kwargs: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+def make_engine(
+    ref: SecretRef, network: Network | None = None, *, pool_size: int | None = None
+) -> Engine:
+    """An engine for the database ``ref`` names (its database in the URL): one clinic's."""
+    return engine_for(parse_database_url(ref), network, pool_size=pool_size, what=ref.describe())
+
+
+def server_key(url: URL) -> tuple[str, ...]:
+    """The database server ``url`` reaches (``mysql``, host, port), or its SQLite file:
+    connections to one server count against one limit, whatever the credentials."""
+    if url.get_backend_name() == "sqlite":
+        return ("sqlite", str(Path(url.database or "").resolve()))
+    return (url.get_backend_name(), (url.host or "localhost").lower(), str(url.port or 3306))
+
+
+def engine_key(url: URL) -> tuple[str, ...]:
+    """Clinics whose URLs give the same key share one engine and its pool: the same server,
+    user, password and connection options (the query); the database is not part of it (each
+    checkout selects the clinic's own). A SQLite file is its own engine."""
+    query = tuple(f"{k}={v if isinstance(v, str) else ','.join(v)}" for k, v in url.query.items())
+    if url.get_backend_name() == "sqlite":
+        return (*server_key(url), *sorted(query))
+    return (*server_key(url), url.username or "", url.password or "", *sorted(query))
+
+
+def engine_for(
+    url: URL, network: Network | None = None, *, pool_size: int | None = None, what: str = ""
+) -> Engine:
+    """An engine for ``url``: the run's timeouts (the URL's own ``connect_timeout``,
+    ``read_timeout``, ``write_timeout`` win), at most ``pool_size`` connections (default:
+    the network's ``database_connections``; a checkout waits for one, up to the time a
+    connection and its reads may take), each pinged before it is handed out, so one the
+    server dropped is replaced rather than failing the clinic that gets it."""
+    network = network or Network()
+    size = pool_size or network.database_connections
+    kwargs: dict[str, Any] = {
+        "hide_parameters": True,
+        "pool_pre_ping": True,
+        "pool_size": size,
+        "max_overflow": 0,
+        "pool_timeout": checkout_timeout(network),
+    }
     if url.get_backend_name() != "sqlite":
         # A server that accepts the connection and never answers must not hang the run.
         kwargs["connect_args"] = {
-            key: default
-            for key, default in (
-                ("connect_timeout", CONNECT_TIMEOUT),
-                ("read_timeout", READ_TIMEOUT),
-                ("write_timeout", READ_TIMEOUT),
+            key: value
+            for key, value in (
+                ("connect_timeout", network.connect_timeout),
+                ("read_timeout", network.read_timeout),
+                ("write_timeout", network.read_timeout),
             )
             if key not in url.query
         }
     try:
         engine = create_engine(url, **kwargs)
     except Exception as exc:
-        raise AdapterError(
-            f"database.url {ref.describe()}: cannot use it ({type(exc).__name__})"
-        ) from None
+        where = f"database.url {what}: " if what else ""
+        raise AdapterError(f"{where}cannot use it ({type(exc).__name__})") from None
     if url.get_backend_name() != "sqlite":
         event.listen(engine, "connect", _strict_session)
     return engine
+
+
+def checkout_timeout(network: Network) -> float:
+    """How long a clinic waits for a free connection to its database server: as long as
+    another clinic's connection may take to connect and make every attempt of a read."""
+    return network.connect_timeout + network.read_timeout * network.attempts
 
 
 # --- errors ---------------------------------------------------------------------------
@@ -215,13 +269,23 @@ SIGNAL = 1644  # ER_SIGNAL_EXCEPTION: SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT =
 _CONNECTION_CODES = {
     1044: "access denied to the database",
     1045: "access denied (check the user name and password in database.url)",
+    1040: "the database server has too many connections",
     1049: "unknown database",
+    1053: "the database server is shutting down",
+    1203: "the database user has too many connections",
+    1927: "the database server ended the connection (it was killed)",
     2003: "cannot connect to the database server",
     2005: "unknown database server host",
     2006: "the database server has gone away",
     2013: "lost the connection to the database server",
+    2055: "lost the connection to the database server",
+    4031: "the database server ended the idle connection",
 }
+# A connection that was there and is gone (or a server too busy to take one): a read may be
+# tried again on a fresh connection. Not 2003/2005 (nothing there: trying again only waits).
+LOST = frozenset({1040, 1053, 1203, 1927, 2006, 2013, 2055, 4031})
 _CODES = {
+    1046: "no database selected (the database.url names none)",
     1054: "unknown column{column}",
     1062: "a duplicate key{key}",
     1142: "the database user lacks a privilege",
@@ -247,8 +311,24 @@ def _identifier(pattern: str, message: str) -> str:
     return f" {match.group(1)}" if match else ""
 
 
+def _code(exc: BaseException) -> int | None:
+    orig = getattr(exc, "orig", exc)
+    args = getattr(orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Did ``exc`` lose the connection (or find the server too busy for one)? Then nothing
+    the statement did was kept, and a read may be tried again on a fresh connection."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return _code(exc) in LOST
+
+
 def summarise(exc: BaseException) -> tuple[str, bool]:
     """(a summary that holds no value the driver echoed, is it a connection problem?)."""
+    if isinstance(exc, PoolTimeoutError):
+        return "every connection this run keeps to the database is in use (waited too long)", True
     orig = getattr(exc, "orig", exc)
     args = getattr(orig, "args", ())
     if args and isinstance(args[0], int):
@@ -296,6 +376,19 @@ def _decoded(message: str) -> list[str]:
     return out
 
 
+def translated(exc: SQLAlchemyError, doing: str, attempts: int = 1) -> ReconcilerError:
+    """The tool's own error for a driver error met while ``doing`` something (summarised,
+    never echoed); ``attempts`` > 1 says how many tries were made."""
+    summary, connection = summarise(exc)
+    if summary.startswith("the SQLite database is locked"):
+        return RefusedError(
+            f"{summary} (another apply?); nothing was written. Try again when it finishes."
+        )
+    tries = f", {attempts} attempts" if attempts > 1 else ""
+    cls = EMRConnectionError if connection else AdapterError
+    return cls(f"OSCAR database error while {doing}: {summary}{tries}")
+
+
 @contextmanager
 def translate(doing: str) -> Iterator[None]:
     """Driver errors -> AdapterError, summarised; the tool's own errors pass through."""
@@ -304,10 +397,4 @@ def translate(doing: str) -> Iterator[None]:
     except ReconcilerError:
         raise
     except SQLAlchemyError as exc:
-        summary, connection = summarise(exc)
-        if summary.startswith("the SQLite database is locked"):
-            raise RefusedError(
-                f"{summary} (another apply?); nothing was written. Try again when it finishes."
-            ) from None
-        cls = EMRConnectionError if connection else AdapterError
-        raise cls(f"OSCAR database error while {doing}: {summary}") from None
+        raise translated(exc, doing) from None

@@ -63,7 +63,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.cookiejar import CookieJar, DefaultCookiePolicy
+from http.cookiejar import Cookie, CookieJar, DefaultCookiePolicy
 from typing import Any, Self, TypeVar
 from urllib.parse import quote_plus, urlsplit
 
@@ -215,10 +215,21 @@ def _as_secret(value: str | Secret) -> Secret:
     return value if isinstance(value, Secret) else Secret(value)
 
 
-def no_cookies() -> httpx.Cookies:
+class _NoCookies(DefaultCookiePolicy):
+    """Accept no cookie and return none."""
+
+    def set_ok(self, cookie: Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Cookie, request: Any) -> bool:
+        return False
+
+
+def no_cookies() -> CookieJar:
     """A cookie jar that keeps nothing: a connection pool shared by a host's clinics must
-    not carry one clinic's cookie (a gateway's session or affinity cookie) to another."""
-    return httpx.Cookies(CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])))
+    not carry one clinic's cookie (a gateway's session or affinity cookie) to another.
+    (Give httpx the jar itself: it copies an ``httpx.Cookies`` into a jar of its own.)"""
+    return CookieJar(policy=_NoCookies())
 
 
 def http_client(

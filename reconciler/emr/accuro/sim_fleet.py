@@ -60,6 +60,7 @@ OFFICES = (
     "Northgate Medical", "Bayview Clinic",
 )  # fmt: skip
 SECRET_FILES = ("client_id", "client_secret", "subscription_key", "password")
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: a thousand files in a second
 SecretsAs = Literal["file", "env"]
 
 
@@ -107,12 +108,12 @@ def _office_name(k: int) -> str:
 
 
 def _provider_name(j: int) -> tuple[str, str]:
-    """The j-th distinct (first, last) name; beyond the lists, the last name is numbered."""
-    first, rest = FIRST[j % len(FIRST)], j // len(FIRST)
-    last = LAST[rest % len(LAST)]
+    """The j-th distinct (first, last) name: 500 of them from the lists, the rest numbered."""
+    rest = j // len(FIRST)
+    last = LAST[(rest + j) % len(LAST)]  # 21 and 25 are coprime: every pair once
     if rest >= len(LAST):
         last = f"{last}-{rest // len(LAST) + 1}"
-    return first, last
+    return FIRST[j % len(FIRST)], last
 
 
 def clinic(index: int, *, offices: int = 3, providers: int = 10, salt: str = "sim") -> FleetClinic:
@@ -311,9 +312,8 @@ def write_clinic_files(
                 refs[what] = {"file": relative.as_posix()}
         path = folder / f"{c.clinic_id}.yaml"
         document = clinic_document(c, base_url, refs, grant=grant)
-        path.write_text(
-            yaml.safe_dump(document, sort_keys=False, allow_unicode=True), encoding="utf-8"
-        )
+        text = yaml.dump(document, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
+        path.write_text(text, encoding="utf-8")
         paths.append(path)
     return ClinicFiles(tuple(paths), environ)
 

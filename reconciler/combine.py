@@ -225,6 +225,7 @@ def _clinic_plan(data: Mapping[str, Any]) -> ClinicPlan:
         changes=tuple(_change(ch, i) for i, ch in enumerate(data["changes"])),
         error=data["error"],
         notes=tuple(data["notes"]),
+        observed=data.get("observed"),
     )
 
 

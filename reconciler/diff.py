@@ -18,6 +18,11 @@ def notes(clinic: Clinic, live: Any) -> tuple[str, ...]:
     return emr(clinic.emr).notes(clinic.spec, live, clinic.confirmations)
 
 
+def observed(clinic: Clinic, live: Any) -> dict[str, Any] | None:
+    """What the report draws of ``clinic`` (its EMR's grid of states, desired vs live)."""
+    return emr(clinic.emr).observed(clinic.spec, live, clinic.confirmations)
+
+
 def diff(clinic: Clinic, live: Any) -> tuple[Change, ...]:
     """All changes that take ``live`` to ``clinic``'s desired state, in a stable order.
 

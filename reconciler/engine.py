@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Protocol
 
-from reconciler.diff import diff, notes
+from reconciler.diff import diff, notes, observed
 from reconciler.emr.contract import Adapter
 from reconciler.errors import (
     AuditLogError,
@@ -68,12 +68,13 @@ def plan_clinic(clinic: Clinic, adapter: Adapter) -> ClinicPlan:
             live = adapter.read(clinic)
             changes = tuple(_route(c, adapter) for c in diff(clinic, live))
             found = notes(clinic, live)
+            drawn = observed(clinic, live)
         except ReconcilerError as exc:
             return ClinicPlan(clinic, error=str(exc), error_exit=_error_exit(exc))
         except Exception as exc:
             doing = f"the {adapter.name} adapter failed while reading"
             return ClinicPlan(clinic, error=_unexpected(exc, doing))
-    return ClinicPlan(clinic, changes=changes, notes=found)
+    return ClinicPlan(clinic, changes=changes, notes=found, observed=drawn)
 
 
 def _adapter(clinic: Clinic, adapters: AdapterFor) -> Adapter | ClinicPlan:

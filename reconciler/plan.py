@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -118,6 +119,9 @@ class ClinicPlan:
     notes: tuple[str, ...] = ()
     """What the plan rests on, for a person (``12 cells verified by the API, 30 only
     confirmed``); not part of the plan's identity."""
+    observed: Mapping[str, Any] | None = field(default=None, compare=False)
+    """What the report draws (its EMR's :attr:`~reconciler.emr.contract.EmrPackage.observed`:
+    a grid of states, desired vs live), saved with the plan; not part of its identity."""
 
     @property
     def status(self) -> ClinicStatus:

@@ -41,6 +41,48 @@ _CLINIC_ID: dict[str, Any] = {
     "description": "a clinic id (lowercase letters, digits and dashes)",
 }
 _SHOWN_VALUE: dict[str, Any] = {"type": ["string", "null"]}
+_LIMITED_TEXT: dict[str, Any] = {"type": "string", "maxLength": 1000}
+_OBSERVED: dict[str, Any] = {
+    "description": "what `reconcile report` draws of the clinic (EmrPackage.observed): a grid "
+    "of states, desired vs live; null when its EMR draws nothing",
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "properties": {
+        "grid": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["columns", "groups"],
+            "properties": {
+                "title": _LIMITED_TEXT,
+                "group": _LIMITED_TEXT,
+                "row": _LIMITED_TEXT,
+                "columns": {"type": "array", "maxItems": 64, "items": _LIMITED_TEXT},
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["name", "rows"],
+                        "properties": {
+                            "name": _LIMITED_TEXT,
+                            "rows": {"type": "array", "items": _LIMITED_TEXT},
+                        },
+                    },
+                },
+            },
+        },
+        "compare": {
+            "type": "array",
+            "items": {
+                "type": "array",
+                "minItems": 5,
+                "maxItems": 5,
+                "prefixItems": [_LIMITED_TEXT, _LIMITED_TEXT, _LIMITED_TEXT, _LIMITED_TEXT],
+                "items": {"enum": ["same", "missing", "extra", "different", "unknown"]},
+            },
+        },
+    },
+}
 
 PLAN_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -88,6 +130,7 @@ PLAN_SCHEMA: dict[str, Any] = {
                     "status": {"enum": ["in_sync", "changes", "error"]},
                     "error": {"type": ["string", "null"]},
                     "notes": {"type": "array", "maxItems": 100, "items": _TEXT},
+                    "observed": _OBSERVED,
                     "desired_hash": {
                         "type": "string",
                         "pattern": "^sha256:[0-9a-f]{64}$",

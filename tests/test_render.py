@@ -16,7 +16,7 @@ import yaml
 
 from reconciler.config.build import build_clinic
 from reconciler.config.yamlsource import YamlDocument
-from reconciler.diff import diff
+from reconciler.diff import diff, observed
 from reconciler.emr.oscar.live import OscarLive, OscarLoginRow, OscarProviderRow
 from reconciler.model import Clinic
 from reconciler.plan import ClinicPlan, Plan
@@ -75,7 +75,8 @@ def plan_of(*items: tuple[Clinic, Any] | tuple[Clinic, None, str]) -> Plan:
         if len(item) == 3:
             out.append(ClinicPlan(item[0], error=item[2]))
         else:
-            out.append(ClinicPlan(item[0], changes=diff(item[0], item[1])))
+            drawn = observed(item[0], item[1])
+            out.append(ClinicPlan(item[0], changes=diff(item[0], item[1]), observed=drawn))
     return Plan(tuple(out))
 
 

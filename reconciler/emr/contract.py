@@ -95,6 +95,25 @@ class EmrPackage:
     clinic's secret or date never stops the rest)."""
     notes: Callable[[Any, Any, Confirmations], tuple[str, ...]] = lambda spec, live, confirmed: ()
     """What a plan of this clinic rests on, in a line or two (observed vs confirmed)."""
+    observed: Callable[[Any, Any, Confirmations], dict[str, Any] | None] = (
+        lambda spec, live, confirmed: None
+    )
+    """What the report draws for this clinic: (spec, live or None, confirmations) -> a
+    small JSON-able mapping, saved with the plan (``observed`` of each clinic), or None.
+    No I/O, no secret value. Its keys, all optional (the report knows no EMR, only these):
+
+    - ``grid``: a grid of boxes, ``{"title", "group", "row", "columns": [names],
+      "groups": [{"name", "rows": [ROW, ...]}]}``; each ROW is one string, ``CODES ID NAME``:
+      one code per column, then the row's id (``-`` when none) and its name (the rest of
+      the string). A code is the box's state, upper case where the file grants the box and
+      lower case where it clears it: ``V`` observed as wanted, ``C`` not observable and
+      confirmed by a person, ``M`` missing (known not granted), ``X`` extra (known
+      granted), ``D`` contradicted (confirmed, but observed otherwise), ``U`` unverified
+      (neither observed nor confirmed); ``-`` a row the file does not declare.
+    - ``compare``: rows ``[section, field, desired, live, state]`` of text, desired vs
+      live; ``state`` is ``same``, ``missing`` (desired, not live), ``extra`` (live, not
+      desired), ``different`` or ``unknown`` (live state not read).
+    """
     site: Callable[[Any], Site] = lambda spec: LOCAL
     """Where a clinic with this spec lives (its API host, its database server): clinics
     that share a site share its concurrency limit. It resolves no secret."""

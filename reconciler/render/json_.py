@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from reconciler.invisible import json_visible
-from reconciler.plan import Change, Plan
+from reconciler.plan import Change, Plan, jsonable
 from reconciler.render.common import value
 
 FORMAT_VERSION = 1
@@ -44,6 +45,7 @@ def _plan_body(plan: Plan) -> dict[str, Any]:
                 "status": cp.status.value,
                 "error": cp.error,
                 "notes": list(cp.notes),
+                "observed": _observed(cp.observed),
                 "desired_hash": cp.clinic.desired_hash(),
                 "changes": [
                     {
@@ -67,6 +69,15 @@ def _plan_body(plan: Plan) -> dict[str, Any]:
             "changes": s.changes,
         },
     }
+
+
+def _observed(drawn: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the report draws of a clinic, as plain JSON data (None when its EMR draws
+    nothing)."""
+    if drawn is None:
+        return None
+    data: dict[str, Any] = jsonable(dict(drawn))
+    return data
 
 
 def _shown(change: Change) -> list[dict[str, str | None]]:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from reconciler.emr.accuro.checklist import checklist
 from reconciler.emr.accuro.checks import check
-from reconciler.emr.accuro.diff import diff_accuro, notes_accuro
+from reconciler.emr.accuro.diff import diff_accuro, notes_accuro, observed_accuro
 from reconciler.emr.accuro.spec import build_spec
 from reconciler.emr.contract import Adapter, EmrPackage
 from reconciler.fleet import Network, Site, SiteKind
@@ -58,5 +58,6 @@ EMR = EmrPackage(
     site=_site,
     diff=diff_accuro,
     notes=notes_accuro,
+    observed=observed_accuro,
     checklist=checklist,
 )

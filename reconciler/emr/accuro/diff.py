@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from reconciler.emr.accuro.live import AccuroLive, Observed
 from reconciler.emr.accuro.spec import (
@@ -385,3 +386,95 @@ def notes_accuro(
     if live is None:
         return (line, "Accuro's API was not read: nothing is observed.")
     return (line,)
+
+
+# --- what the report draws (EmrPackage.observed) ---------------------------------------------
+
+NOT_DECLARED = "-"
+
+
+def cell_code(cell: Cell) -> str:
+    """The cell's one-letter state for the report (see ``EmrPackage.observed``): ``V``
+    verified, ``C`` confirmed, ``D`` contradicted, ``M``/``X`` known missing/extra (observed,
+    or confirmed otherwise), ``U`` unverified (neither observed nor confirmed); upper case
+    where the file grants the box, lower case where it clears it."""
+    if cell.state is CellState.VERIFIED:
+        code = "V"
+    elif cell.state is CellState.CONFIRMED:
+        code = "C"
+    elif cell.state is CellState.CONTRADICTED:
+        code = "D"
+    elif cell.observed is None and cell.confirmation is None:
+        code = "U"
+    else:
+        code = "M" if cell.wanted else "X"
+    return code if cell.wanted else code.lower()
+
+
+def _grid_row(codes: str, provider_id: int | None, name: str) -> str:
+    return f"{codes} {provider_id if provider_id is not None else NOT_DECLARED} {name}"
+
+
+def observed_accuro(
+    spec: AccuroSpec, live: AccuroLive | None, confirmed: Confirmations = NO_CONFIRMATIONS
+) -> dict[str, Any]:
+    """The grid as the report draws it: per office, one row per provider (declared, then the
+    providers the API lists that the file does not declare), one state code per column;
+    and the OceanAPI user's own set-up, desired vs live."""
+    user = spec.ocean_api_user.username
+    groups: dict[str, list[str]] = {o.name: [] for o in spec.ocean_api_user.offices}
+    rows: dict[str, list[Cell]] = {}
+    for cell in cells(spec, live, confirmed):
+        rows.setdefault(cell.address, []).append(cell)
+    shown: dict[str, set[int]] = {name: set() for name in groups}
+    for row in rows.values():
+        first = row[0]
+        groups[first.office].append(
+            _grid_row("".join(cell_code(c) for c in row), first.provider_id, first.provider)
+        )
+        if first.provider_id is not None:
+            shown[first.office].add(first.provider_id)
+    if live is not None:
+        for office in live.offices:
+            groups[office.declared] += [
+                _grid_row(NOT_DECLARED * len(Permission), p.provider_id, p.name)
+                for p in office.providers
+                if p.provider_id not in shown[office.declared]
+            ]
+    drawn: dict[str, Any] = {
+        "grid": {
+            "title": f"Provider Permissions of {user}",
+            "group": "Office",
+            "row": "Provider",
+            "columns": [COLUMN[p] for p in Permission],
+            "groups": [{"name": name, "rows": listed} for name, listed in groups.items()],
+        }
+    }
+    if live is not None:
+        drawn["compare"] = _user_rows(user, live)
+    return drawn
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _user_rows(name: str, live: AccuroLive) -> list[list[str]]:
+    section = f"OceanAPI user {name}"
+    u = live.user
+    out = [
+        [section, field, _yes(want), _yes(have), "same" if want == have else "different"]
+        for field, want, have in (
+            ("active", True, u.active),
+            ("locked", False, u.locked),
+            ("System Admin", False, u.system_admin),
+        )
+    ]
+    for office in live.offices:
+        field = f"access to office '{office.declared}'"
+        if live.user_office_ids is None:
+            out.append([section, field, "yes", "not known", "unknown"])
+        else:
+            has = office.office_id in live.user_office_ids
+            out.append([section, field, "yes", _yes(has), "same" if has else "missing"])
+    return out

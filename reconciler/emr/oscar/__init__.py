@@ -3,6 +3,7 @@
 spec.py        desired state, built from a validated clinic file
 checks.py      checks of meaning beyond the schema
 live.py        live state as the SQL adapter reads it
+observed.py    desired vs live, row by row, for the report
 diff.py        pure diff rules, impact texts, the seed-004 checklist
 sql.py         the adapter: OSCAR's MySQL/MariaDB (or SQLite) database
 passwords.py   password and PIN storage by lineage
@@ -16,6 +17,7 @@ from typing import Any
 from reconciler.emr.contract import Adapter, EmrPackage, ManualAdapter
 from reconciler.emr.oscar.checks import check, check_here_and_now
 from reconciler.emr.oscar.diff import diff_oscar
+from reconciler.emr.oscar.observed import observed_oscar
 from reconciler.emr.oscar.spec import OscarBackend, OscarSpec, build_spec
 from reconciler.fleet import LOCAL, Network, Site, SiteKind
 
@@ -57,5 +59,6 @@ EMR = EmrPackage(
     new_adapter=_new_adapter,
     site=_site,
     diff=diff_oscar,
+    observed=observed_oscar,
     check_here_and_now=check_here_and_now,
 )

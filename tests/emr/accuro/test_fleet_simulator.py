@@ -255,6 +255,7 @@ def test_64_slow_requests_are_served_at_once(fleet: Simulator):
 
     def work(_: int) -> list[int]:
         conn = http.client.HTTPConnection(where.hostname or "", where.port)
+        conn.connect()
         start.wait()
         statuses = []
         for _ in range(3):

@@ -148,7 +148,7 @@ class _LogMasks(logging.Filter):
     headers, and Accuro's ``WWW-Authenticate`` echoes the token; with a connection pool
     shared by a host's clinics, a record cannot be told apart by clinic).
 
-    It is added to those loggers once and stays: clients register and unregister their
+    It is added to those loggers and stays there: clients register and unregister their
     :class:`_Masks` under a lock. (A filter per client, added and removed as clients come
     and go in several threads, would not do: ``Filterer.filter`` iterates the list that
     ``removeFilter`` shrinks, so one client's removal could skip another's filter.)"""
@@ -166,7 +166,6 @@ class _LogMasks(logging.Filter):
         super().__init__()
         self._clients: dict[int, _Masks] = {}
         self._lock = threading.Lock()
-        self._installed = False
 
     def __repr__(self) -> str:
         return f"<masks of {len(self._clients)} open clients>"
@@ -174,10 +173,10 @@ class _LogMasks(logging.Filter):
     def register(self, masks: _Masks) -> None:
         with self._lock:
             self._clients[id(masks)] = masks
-            if not self._installed:
-                for name in self.LOGGERS:
-                    logging.getLogger(name).addFilter(self)
-                self._installed = True
+            for name in self.LOGGERS:  # again each time: logging may have been reconfigured
+                logger = logging.getLogger(name)
+                if self not in logger.filters:
+                    logger.addFilter(self)  # appending is safe for a filter() in progress
 
     def unregister(self, masks: _Masks) -> None:
         with self._lock:

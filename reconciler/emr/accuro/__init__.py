@@ -8,7 +8,8 @@
     live.py       that reading, resolved against the clinic file (exact names)
     diff.py       the grid cell by cell: observed, confirmed, or a manual change
     checklist.py  the steps a person follows in Accuro and Ocean
-    simulator.py  a real HTTP server that behaves like the API (sim_*.py)
+    simulator.py  a real HTTP server that behaves like the API (sim_*.py), one host
+                  serving many clinics; sim_fleet.py makes a synthetic fleet of them
 
 The partner API can neither read nor write the Provider Permissions grid: every change is
 a step for a person, recorded afterwards with ``reconcile confirm``; the adapter verifies
@@ -18,7 +19,6 @@ what the API shows (the user, its offices, appointment access).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from reconciler.emr.accuro.checklist import checklist
 from reconciler.emr.accuro.checks import check
@@ -26,6 +26,7 @@ from reconciler.emr.accuro.diff import diff_accuro, notes_accuro, observed_accur
 from reconciler.emr.accuro.spec import build_spec
 from reconciler.emr.contract import Adapter, EmrPackage
 from reconciler.fleet import Network, Site, SiteKind
+from reconciler.throttle import origin
 
 ADAPTER = "accuro-api"
 
@@ -41,9 +42,9 @@ def _new_adapter(name: str, network: Network) -> Adapter:
 
 
 def _site(spec: Any) -> Site:
-    """The API host: every clinic there shares its connections, limit and rate budget."""
-    parts = urlsplit(spec.api.base_url)
-    return Site(SiteKind.HOST, f"{parts.scheme}://{parts.netloc}".lower())
+    """The API host: every clinic there shares its connections, limit and rate budget
+    (the same origin as the adapter's pools, port always written)."""
+    return Site(SiteKind.HOST, origin(spec.api.base_url))
 
 
 EMR = EmrPackage(

@@ -532,6 +532,98 @@ def show(plan_files: tuple[Path, ...], fmt: str, out: Path | None, detailed_exit
     return ExitCode.CHANGES if detailed_exitcode and result.has_changes else ExitCode.OK
 
 
+@cli.command(epilog=EPILOG)
+@paths_argument
+@clinic_option
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="The folder to write: index.html and clinics/<id>.html. It is replaced whole once "
+    "the new report is written; a folder that is not a report is never replaced.",
+)
+@click.option(
+    "--plan",
+    "plan_files",
+    multiple=True,
+    metavar="FILE",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Render saved plans (`plan --out`; the shards of a fleet, repeated) instead of "
+    "reading the EMRs.",
+)
+@click.option(
+    "--audit-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=DEFAULT_AUDIT_LOG,
+    envvar="RECONCILER_AUDIT_LOG",
+    show_default=True,
+    help="apply's audit log, read for each clinic's last apply.",
+)
+@state_dir_option
+@fleet_options
+def report(
+    paths: tuple[Path, ...],
+    clinic_ids: tuple[str, ...],
+    out: Path,
+    plan_files: tuple[Path, ...],
+    audit_log: Path,
+    state_dir: Path,
+    fleet: _Fleet,
+) -> int:
+    """Write the fleet as a static HTML report: an overview, and one page per clinic.
+
+    Reads live state exactly as `plan` does (or, with --plan, renders saved plans without
+    reading any EMR). The pages are self-contained (inline CSS, no font or script fetched)
+    and open from the file system. Exit codes as for `plan`: 3 when a clinic could not be
+    read (the report is still written, with that clinic as an error)."""
+    from reconciler.report import build_report, check_out_dir, last_applies, write_report
+    from reconciler.report.model import STATUS_WORDS
+
+    check_out_dir(out)
+    if plan_files:
+        if paths:
+            raise UsageError(
+                "give clinic files (to read the EMRs) or --plan FILE (saved plans), not both"
+            )
+        result = show_plans(plan_files)
+        ids = [cp.clinic.id for cp in result.clinics]
+        absent = [cid for cid in clinic_ids if cid not in ids]
+        if absent:
+            raise UsageError(f"--clinic {', '.join(absent)}: not in the saved plan(s) given")
+        kept = tuple(
+            cp
+            for cp in result.clinics
+            if (not clinic_ids or cp.clinic.id in clinic_ids)
+            and (fleet.shard is None or fleet.shard.picks(cp.clinic.id))
+        )
+        if len(kept) != len(result.clinics):
+            result = Plan(kept, config_commit=result.config_commit)
+        names = ", ".join(str(p) for p in plan_files[:3]) + (" ..." if len(plan_files) > 3 else "")
+        source = f"the saved plan{'s' if len(plan_files) > 1 else ''} {names}"
+        code = ExitCode.EMR_FAILED if result.has_errors else ExitCode.OK
+    else:
+        loaded = _load(paths, state_dir)
+        clinics = fleet.select(loaded, clinic_ids)
+        with AdapterPool(fleet.network) as pool:
+            result = _make_plan(fleet, pool, clinics, _commit(paths))
+        source = f"live reads of {len(clinics)} clinic file{'s' if len(clinics) != 1 else ''}"
+        code = result.error_exit if result.has_errors else ExitCode.OK
+    applies, problem = last_applies(audit_log)
+    if problem is not None:
+        _out(f"warning: {problem}; the report shows no last apply", err=True)
+    made = build_report(result, source=source, applies=applies)
+    try:
+        write_report(made.files(), out)
+    except ReconcilerError as exc:  # the highest code wins: a clinic's 3 over this 1
+        _echo_error(str(exc))
+        return max(code, exc.exit_code)
+    totals = made.overview.totals
+    counts = ", ".join(f"{n} {STATUS_WORDS[s]}" for s, n in totals.by_status.items() if n)
+    _out(f"Report of {totals.clinics} clinic(s) ({counts or 'none'}) written to {out}/")
+    _out(f"Open {(out / 'index.html').absolute().as_uri()}")
+    return code
+
+
 def _is_interactive() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 

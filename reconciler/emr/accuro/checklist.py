@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.emr.accuro.diff import CLEARED, COLUMN, GRANTED, RESOURCE
-from reconciler.emr.accuro.spec import Permission, accuro_spec
+from reconciler.emr.accuro.spec import AccuroSpec, Permission, accuro_spec
 from reconciler.model import Clinic
 from reconciler.plan import Change
 
@@ -50,9 +50,20 @@ def _office(change: Change) -> str:
     return _parts(change)[0]
 
 
+def _user(clinic: Clinic, changes: Sequence[Change]) -> str:
+    """The OceanAPI user: the file's, or (a clinic rebuilt from a saved plan, which has no
+    spec) the one its grid rows' addresses name."""
+    if isinstance(clinic.spec, AccuroSpec):
+        return accuro_spec(clinic).ocean_api_user.username
+    for change in changes:
+        if change.resource == RESOURCE and change.address.startswith(f"{RESOURCE}["):
+            return change.address[len(RESOURCE) + 1 :].split("/", 1)[0]
+    return "the OceanAPI user"
+
+
 def checklist(clinic: Clinic, changes: Sequence[Change]) -> list[tuple[str, str]]:
     """(title, Markdown body) per section, in the order a person works."""
-    user = accuro_spec(clinic).ocean_api_user.username
+    user = _user(clinic, changes)
     sections: list[tuple[str, str]] = []
     first = [c for c in changes if c.resource in ("accuro.user", "accuro.user_office")]
     if first:

@@ -1,0 +1,108 @@
+"""The report as HTML: Jinja2 templates (package data, autoescaped), inline CSS and one small
+inline script that sorts and counts the overview (the page works without it: filtering is
+CSS). Pages fetch nothing: a Content-Security-Policy allows no source but the page itself."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from functools import cache
+from importlib import resources
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from reconciler import __version__
+from reconciler.report.markdown_html import to_html
+from reconciler.report.model import (
+    COUNT_COLUMNS,
+    STATUS_WORDS,
+    CellState,
+    ClinicPage,
+    Overview,
+    Status,
+    verdict,
+)
+from reconciler.report.palette import css_variables
+
+
+@cache
+def _env() -> Environment:
+    return Environment(
+        loader=PackageLoader("reconciler.report", "templates"),
+        autoescape=select_autoescape(["html"], default_for_string=True),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _script() -> str:
+    return (resources.files("reconciler.report") / "templates" / "overview.js").read_text(
+        encoding="utf-8"
+    )
+
+
+def _csp(script: str | None) -> str:
+    """Nothing may be fetched: no connection, image, font or frame; the inline style, and
+    only the one inline script (by its hash), run."""
+    policy = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+    if script is not None:
+        digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+        policy += f"; script-src 'sha256-{digest}'"
+    return policy
+
+
+def _style(emrs: tuple[tuple[str, str], ...]) -> Markup:
+    template = _env().get_template("style.css")
+    filters = {"emrs": emrs, "statuses": list(Status)}
+    return Markup(template.render(palette_css=Markup(css_variables()), filters=filters))
+
+
+def _common(ov: Overview) -> dict[str, object]:
+    return {
+        "version": __version__,
+        "generated": ov.generated.strftime("%Y-%m-%d %H:%M UTC"),
+        "source": ov.source,
+        "plan_id": ov.plan_id,
+        "config_commit": ov.config_commit,
+        "count_columns": COUNT_COLUMNS,
+        "cell_states": list(CellState),
+        "statuses": list(Status),
+        "status_words": STATUS_WORDS,
+    }
+
+
+def render_index(ov: Overview) -> str:
+    script = _script()
+    return (
+        _env()
+        .get_template("index.html")
+        .render(
+            ov=ov,
+            style=_style(ov.emrs),
+            csp=Markup(_csp(script)),
+            script=Markup(script),
+            emr_index={kind: i for i, (kind, _) in enumerate(ov.emrs, 1)},
+            **_common(ov),
+        )
+    )
+
+
+class ClinicRenderer:
+    """Renders clinic pages of one report (the stylesheet and common parts made once)."""
+
+    def __init__(self, ov: Overview) -> None:
+        self.common = _common(ov)
+        self.style = _style(())
+        self.template = _env().get_template("clinic.html")
+
+    def render(self, page: ClinicPage) -> str:
+        return self.template.render(
+            p=page,
+            style=self.style,
+            csp=Markup(_csp(None)),
+            verdict=verdict(page),
+            checklist=to_html(page.checklist, top=3) if page.checklist else None,
+            **self.common,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import cached_property
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ class Summary:
     manual: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Plan:
     clinics: tuple[ClinicPlan, ...]
     config_commit: str | None = None
@@ -182,9 +183,10 @@ class Plan:
             (cp.error_exit for cp in self.clinics if cp.error is not None), default=ExitCode.OK
         )
 
-    @property
+    @cached_property
     def plan_id(self) -> str:
-        """Stable for the same clinics, desired state, live fingerprints and changes."""
+        """Stable for the same clinics, desired state, live fingerprints and changes
+        (worked out once: every renderer shows it)."""
         return plan_digest(
             [
                 {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.plan import Action, Change, ClinicPlan, Plan
@@ -10,12 +11,13 @@ from reconciler.secrets import REDACTED
 
 
 def value(v: Any) -> str:
+    """A field's value as the text and Markdown plans show it: JSON's form for scalars."""
     if v is None:
         return "(none)"
-    if v == REDACTED:
-        return REDACTED
-    if isinstance(v, bool | int | float | str):
-        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, str):
+        return REDACTED if v == REDACTED else encode_basestring(v)  # json.dumps, faster
+    if isinstance(v, bool | int | float):
+        return json.dumps(v)
     return str(v)
 
 

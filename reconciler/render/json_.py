@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring
 from collections.abc import Mapping
 from typing import Any
 
@@ -98,8 +99,33 @@ def _shown(change: Change) -> list[dict[str, str | None]]:
 
 
 def dump(data: dict[str, Any]) -> str:
-    """A plan document as JSON text, as :func:`render_json` writes it."""
-    return json_visible(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
+    """A plan document as JSON text, as :func:`render_json` writes it: exactly
+    ``json.dumps(data, indent=2, ensure_ascii=False)``, several times faster (the standard
+    library's indented output runs in pure Python; here each value is C-encoded)."""
+    return json_visible(_indented(data, "")) + "\n"
+
+
+_scalar = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _indented(value: Any, indent: str) -> str:
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        if not all(isinstance(k, str) for k in value):
+            return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + indent)
+        inner = indent + "  "
+        items = ",\n".join(
+            f"{inner}{encode_basestring(k)}: {_indented(v, inner)}" for k, v in value.items()
+        )
+        return "{\n" + items + "\n" + indent + "}"
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        inner = indent + "  "
+        items = ",\n".join(inner + _indented(v, inner) for v in value)
+        return "[\n" + items + "\n" + indent + "]"
+    return _scalar(value)
 
 
 def render_json(plan: Plan) -> str:

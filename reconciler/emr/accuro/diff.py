@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -161,11 +162,27 @@ def _row(
     return cells
 
 
+_last = threading.local()  # the last grid worked out in this thread, and from what
+
+
 def cells(
     spec: AccuroSpec, live: AccuroLive | None, confirmed: Confirmations = NO_CONFIRMATIONS
 ) -> list[Cell]:
     """Every cell the clinic file governs, office by office, in the file's order (then the
-    office's undeclared providers, when ``undeclared_providers: revoke``)."""
+    office's undeclared providers, when ``undeclared_providers: revoke``).
+
+    Planning a clinic asks for its grid three times (diff, notes, what a report draws),
+    from the same objects: the last grid worked out in this thread is kept for them."""
+    key = (spec, live, confirmed)
+    last = getattr(_last, "grid", None)
+    if last is not None and all(a is b for a, b in zip(last[0], key, strict=True)):
+        return list(last[1])
+    grid = _cells(spec, live, confirmed)
+    _last.grid = (key, tuple(grid))
+    return grid
+
+
+def _cells(spec: AccuroSpec, live: AccuroLive | None, confirmed: Confirmations) -> list[Cell]:
     user = spec.ocean_api_user.username
     revoke = spec.ocean_api_user.undeclared_providers is UndeclaredPolicy.REVOKE
     out: list[Cell] = []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from functools import cached_property
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from reconciler.exitcodes import ExitCode

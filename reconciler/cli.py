@@ -583,7 +583,8 @@ def report(
     if plan_files:
         if paths:
             raise UsageError(
-                "give clinic files (to read the EMRs) or --plan FILE (saved plans), not both"
+                "give clinic files (to read the EMRs) or --plan FILE (saved plans), not both; "
+                "for several saved plans, repeat --plan: --plan a.json --plan b.json"
             )
         result = show_plans(plan_files)
         ids = [cp.clinic.id for cp in result.clinics]

@@ -40,7 +40,8 @@ def check_out_dir(out: Path) -> None:
     if not stat.S_ISDIR(info.st_mode):
         raise ReportError(f"{out}: not a folder; refusing to replace it with the report")
     try:
-        empty = next(os.scandir(out), None) is None
+        with os.scandir(out) as entries:
+            empty = next(entries, None) is None
     except OSError as exc:
         raise ReportError(f"{out}: cannot read the folder ({exc.strerror})") from None
     if not empty and not (out / MARKER).is_file():

@@ -423,10 +423,14 @@ def test_no_secret_reaches_output_plan_files_checklists_or_state(
         run("plan", str(path), "--format", "markdown"),
         run("--debug", "apply", str(path), "--plan", str(saved)),
         run("confirm", "lakeside-medical", str(path), "--all", "--by", "Dana"),
+        run("--debug", "report", str(path), "--out", str(tmp_path / "report")),
+        run("report", "--plan", str(saved), "--out", str(tmp_path / "report-saved")),
     ]
     texts = [r.output for r in outputs]
     texts += [p.read_text("utf-8") for p in tmp_path.rglob("*") if p.is_file()
-              and p.suffix in (".json", ".md", ".yaml", ".jsonl")]  # fmt: skip
+              and p.suffix in (".json", ".md", ".yaml", ".jsonl", ".html")]  # fmt: skip
+    assert (tmp_path / "report" / "clinics" / "lakeside-medical.html").is_file()
+    assert (tmp_path / "report-saved" / "clinics" / "lakeside-medical.html").is_file()
     tokens = list(sim.state.tokens)
     assert tokens
     for secret in (CLIENT_SECRET, SUBSCRIPTION_KEY, OCEAN_PASSWORD, *tokens):

@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: install test lint format demo bench mariadb clean
+.PHONY: install test lint format demo bench mariadb chromium clean
 
 install: $(STAMP)
 
@@ -14,12 +14,16 @@ $(STAMP): pyproject.toml
 	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-## The whole suite, against SQLite and a real MariaDB (started here if it is down).
-test: install mariadb
+## The whole suite, against SQLite and a real MariaDB (started here if it is down), and the
+## report in a real headless Chromium (installed here if it is missing).
+test: install mariadb chromium
 	$(BIN)/python -m pytest
 
 mariadb:
 	@scripts/ensure-mariadb.sh
+
+chromium:
+	@scripts/ensure-chromium.sh
 
 lint: install
 	$(BIN)/ruff check .
@@ -42,4 +46,4 @@ bench: install mariadb
 	$(BIN)/python bench/fleet.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .demo .reconcile .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .demo .reconcile .pytest_cache .mypy_cache .ruff_cache test-artifacts

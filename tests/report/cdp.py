@@ -6,6 +6,7 @@ it made and a screenshot. No websocket and no dependency: the pipe is two file d
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
@@ -33,6 +34,13 @@ class CdpError(RuntimeError):
     pass
 
 
+def _high(fd: int) -> int:
+    """``fd`` moved to a number above 9 (the original is closed)."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
+
+
 class Browser:
     """One headless Chromium, one page; everything the page logged and requested is kept."""
 
@@ -41,6 +49,8 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="reconcile-chromium-")
         to_child, self._in = os.pipe()
         self._out, from_child = os.pipe()
+        # Moved above 9 first, so redirecting them to 3 and 4 can never clobber one another.
+        to_child, from_child = (_high(to_child), _high(from_child))
         args = [
             binary,
             "--headless",
@@ -64,7 +74,7 @@ class Browser:
         script = f'exec "$@" 3<&{to_child} 4>&{from_child}'
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
         self.process = subprocess.Popen(
-            ["/bin/sh", "-c", script, "sh", *args],
+            [shutil.which("bash") or "/bin/bash", "-c", script, "bash", *args],
             pass_fds=(to_child, from_child),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -118,7 +128,10 @@ class Browser:
         message: dict[str, Any] = {"id": number, "method": method, "params": params or {}}
         if page and self.session is not None:
             message["sessionId"] = self.session
-        os.write(self._in, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._in, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise CdpError(f"Chromium is not running ({method}):\n{self._log_tail()}") from None
         deadline = time.monotonic() + self.timeout
         with self._cond:
             while number not in self._replies:

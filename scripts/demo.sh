@@ -86,3 +86,9 @@ $R confirm lakeside-medical clinics/lakeside-medical.yaml --all --by "Demo Perso
 
 step "reconcile plan clinics/lakeside-medical.yaml --detailed-exitcode (expect: in sync)"
 $R plan clinics/lakeside-medical.yaml --detailed-exitcode
+
+step "reconcile report --out report (every clinic, read live: the fleet as HTML)"
+$R report --out "$DEMO/report"
+
+step "reconcile report --plan plan.json --plan accuro-plan.json --out report-before (the saved plans: before the fixes, no EMR read)"
+$R report --plan "$DEMO/plan.json" --plan "$DEMO/accuro-plan.json" --out "$DEMO/report-before"

@@ -29,3 +29,12 @@ def test_demo_script_plans_applies_and_converges(tmp_path: Path) -> None:
     assert "riverside-fht (oscar, Riverside Family Health Team): in sync" in out
     assert "demo-Ocean-Connect-2026" not in out and "4711" not in out
     assert (tmp_path / "audit.jsonl").read_text().count("\n") == 2
+    # It ends with the fleet report, now and as the saved plans had it before the fixes.
+    assert "Report of 3 clinic(s) (1 unverified, 2 in sync) written to" in out
+    assert f"Open {(tmp_path / 'report' / 'index.html').as_uri()}" in out
+    assert "Report of 2 clinic(s) (2 with changes) written to" in out
+    pages = [p.read_text("utf-8") for p in tmp_path.glob("report*/**/*.html")]
+    assert len(pages) == 3 + 1 + 2 + 1
+    secrets = ("demo-Ocean-Connect-2026", "demo-Accuro-client-secret-2026")
+    secrets += ("demo-subscription-key-0f3a9c", "demo-OceanAPI-password-2026")
+    assert not any(secret in page for secret in secrets for page in pages)

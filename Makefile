@@ -40,10 +40,12 @@ demo: install
 	@scripts/demo.sh
 
 ## Speed and memory: the hot paths, then a synthetic fleet planned as a user runs it
-## (ends with one JSON line of figures; `bench/fleet.py --help` for its options).
+## (ends with one JSON line of figures; `bench/fleet.py --help` for its options), then the
+## HTML report of 1,000 Accuro clinics (render time, sizes, the index in Chromium).
 bench: install mariadb
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/fleet.py $(BENCH_ARGS)
+	$(BIN)/python bench/report.py
 
 clean:
 	rm -rf $(VENV) .demo .reconcile .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -10,6 +10,7 @@ ever produced.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
@@ -20,6 +21,7 @@ _ORDERED = re.compile(r"^(\d+)\. (.*)$")
 _HEADING = re.compile(r"^(#{1,6}) (.*)$")
 
 
+@lru_cache(maxsize=8192)
 def inline(text: str) -> str:
     """One line of Markdown text as safe HTML: escaped, then code, bold and emphasis."""
     parts = _CODE.split(text)

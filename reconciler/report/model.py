@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from reconciler.emr.registry import PACKAGES, emr
@@ -302,6 +303,7 @@ class Overview:
 # --- building the model ----------------------------------------------------------------------
 
 
+@cache
 def cell(code: str, column: str) -> Cell:
     """The cell a state code stands for (``EmrPackage.observed``); an unknown code is
     unverified."""
@@ -496,6 +498,16 @@ COUNT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("unverified", "unverified"),
 )
 """The counts the overview and each page show: (Counts attribute, words)."""
+
+COUNT_HEADERS: dict[str, str] = {
+    "missing": "Missing",
+    "extra": "Extra",
+    "different": "Different",
+    "contradicted": "Contra\u00addicted",
+    "confirmed": "Confirmed only",
+    "unverified": "Un\u00adverified",
+}
+"""The overview's column headers (soft hyphens: narrow columns break words where they may)."""
 
 STATUS_WORDS: dict[Status, str] = {
     Status.ERROR: "could not be read",

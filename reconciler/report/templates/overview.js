@@ -26,20 +26,27 @@
         other.removeAttribute("aria-sort");
       });
       th.setAttribute("aria-sort", descending ? "descending" : "ascending");
-      var rows = Array.prototype.slice.call(body.rows);
-      rows.sort(function (a, b) {
-        var x = key(a, index, kind), y = key(b, index, kind);
-        var order = x < y ? -1 : x > y ? 1 : 0;
-        if (order === 0) order = key(a, 0, "text") < key(b, 0, "text") ? -1 : 1;
+      var keyed = Array.prototype.map.call(body.rows, function (row) {
+        return [key(row, index, kind), key(row, 0, "text"), row];
+      });
+      keyed.sort(function (a, b) {
+        var order = a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0;
         return descending ? -order : order;
       });
-      rows.forEach(function (row) { body.appendChild(row); });
+      var sorted = document.createDocumentFragment();
+      keyed.forEach(function (item) { sorted.appendChild(item[2]); });
+      body.appendChild(sorted);
     });
   });
+  function picked(name) {
+    var input = document.querySelector("input[name=" + name + "]:checked");
+    return input ? input.value : "";
+  }
   function count() {
-    var visible = 0;
+    var status = picked("status"), emr = picked("emr"), visible = 0;
     Array.prototype.forEach.call(body.rows, function (row) {
-      if (row.offsetParent !== null) visible += 1;
+      if ((!status || row.getAttribute("data-status") === status) &&
+          (!emr || row.getAttribute("data-emr") === emr)) visible += 1;
     });
     shown.textContent = "Showing " + visible + " of " + total + " clinic" + (total === 1 ? "" : "s") + ".";
   }

@@ -117,4 +117,5 @@ def _swap_in(new: Path, out: Path) -> None:
     except OSError:
         os.rename(aside / "report", out)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)

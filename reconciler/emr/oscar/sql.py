@@ -605,8 +605,11 @@ class _FileLock:
             os.close(fd)  # the holder we raced removed this file on release: lock the new one
         self.fd = fd
         since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+        try:  # only to name the holder: the flock is the lock, even if this cannot be written
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+        except OSError:
+            pass
 
     def release(self) -> None:
         if self.fd is None:

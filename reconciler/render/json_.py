@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from json.encoder import encode_basestring
 from collections.abc import Mapping
+from json.encoder import encode_basestring
 from typing import Any
 
 from reconciler.invisible import json_visible

@@ -45,11 +45,21 @@ class Confirmations:
 
     records: tuple[Confirmation, ...] = ()
     source: str | None = None  # the state file, when there is one
+    _newest: dict[tuple[str, str], Confirmation] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # (address, field) -> the newest record of it; the first of equal times, as max()
+        for record in self.records:
+            for name in record.done:
+                kept = self._newest.get((record.change, name))
+                if kept is None or record.at > kept.at:
+                    self._newest[(record.change, name)] = record
 
     def latest(self, address: str, name: str) -> Confirmation | None:
         """The newest confirmation of field ``name`` of the change at ``address``."""
-        found = [r for r in self.records if r.change == address and name in r.done]
-        return max(found, key=lambda r: r.at) if found else None
+        return self._newest.get((address, name))
 
 
 NO_CONFIRMATIONS = Confirmations()

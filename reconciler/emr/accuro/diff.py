@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -79,7 +80,7 @@ class CellState(StrEnum):
 
     @property
     def in_sync(self) -> bool:
-        return self in (CellState.VERIFIED, CellState.CONFIRMED)
+        return self is CellState.VERIFIED or self is CellState.CONFIRMED
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,18 +149,20 @@ def _row(
 ) -> list[Cell]:
     address = row_address(user, office, key)
     cells = []
-    for perm in Permission:
+    for perm, name in _PERMISSIONS:
         observed = None
-        if live is not None and perm is Permission.SCHEDULING and office_id is not None:
+        if perm is Permission.SCHEDULING and live is not None and office_id is not None:
             observed = live.scheduling(office_id, provider_id) if provider_id else None
-        conf = confirmed.latest(address, perm.value)
-        state = _state(perm in wanted, observed, conf, perm.value)
+        conf = confirmed.latest(address, name)
+        want = perm in wanted
+        state = _state(want, observed, conf, name)
         cells.append(
-            Cell(
-                address, office, provider, provider_id, perm, perm in wanted, observed, conf, state
-            )
+            Cell(address, office, provider, provider_id, perm, want, observed, conf, state)
         )
     return cells
+
+
+_PERMISSIONS = tuple((p, p.value) for p in Permission)
 
 
 _last = threading.local()  # the last grid worked out in this thread, and from what
@@ -379,19 +382,14 @@ def notes_accuro(
 ) -> tuple[str, ...]:
     """How much of the grid rests on the API and how much on a person's word."""
     grid = cells(spec, live, confirmed)
-    count = {state: sum(c.state is state for c in grid) for state in CellState}
-    unverified = sum(
-        1 for c in grid if not c.state.in_sync and c.observed is None and c.confirmation is None
-    )
+    count = Counter(c.state for c in grid)
+    off = [c for c in grid if c.state is CellState.MISSING or c.state is CellState.EXTRA]
+    unverified = sum(1 for c in off if c.observed is None and c.confirmation is None)
+    observed = sum(1 for c in off if c.observed is not None)
     parts = [f"{count[CellState.VERIFIED]} verified by Accuro's API"]
     parts.append(f"{count[CellState.CONFIRMED]} only confirmed by a person")
     if count[CellState.CONTRADICTED]:
         parts.append(f"{count[CellState.CONTRADICTED]} contradicted by the API")
-    observed = sum(
-        1
-        for c in grid
-        if c.state in (CellState.MISSING, CellState.EXTRA) and c.observed is not None
-    )
     if observed:
         parts.append(f"{observed} observed not as the file wants")
     if unverified:

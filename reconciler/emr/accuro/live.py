@@ -65,6 +65,22 @@ class AccuroLive:
     read_ids: frozenset[int] | None  # accessible-providers READ_APPOINTMENTS; None: unknown
     write_ids: frozenset[int] | None  # ... WRITE_APPOINTMENTS
     fingerprints: dict[str, str] = field(default_factory=dict, compare=False)
+    _holders: Mapping[int, tuple[int, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+    """Per provider, the user's offices that list it; None when the user has an office that
+    was not read (which may list it too), or the token's user is not the OceanAPI user."""
+
+    def __post_init__(self) -> None:
+        known = {o.office_id for o in self.offices}
+        if self.user_office_ids is None or not self.user_office_ids <= known:
+            return
+        holders: dict[int, list[int]] = {}
+        for o in self.offices:
+            if o.office_id in self.user_office_ids:
+                for p in o.providers:
+                    holders.setdefault(p.provider_id, []).append(o.office_id)
+        object.__setattr__(self, "_holders", {k: tuple(v) for k, v in holders.items()})
 
     def office(self, name: str) -> LiveOffice:
         return next(o for o in self.offices if o.declared == name)
@@ -81,18 +97,9 @@ class AccuroLive:
             return None
         if provider_id not in self.read_ids:
             return Observed.NONE
-        if self.user_office_ids is None:
+        if self._holders is None:  # an office we did not read may grant it
             return None
-        known = {o.office_id for o in self.offices}
-        if not self.user_office_ids <= known:  # an office we did not read may grant it
-            return None
-        holding = [
-            o.office_id
-            for o in self.offices
-            if o.office_id in self.user_office_ids
-            and any(p.provider_id == provider_id for p in o.providers)
-        ]
-        if holding != [office_id]:
+        if self._holders.get(provider_id, ()) != (office_id,):
             return None
         return Observed.GRANTED if provider_id in self.write_ids else Observed.READ_ONLY
 

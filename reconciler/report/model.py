@@ -537,8 +537,8 @@ def verdict(page: ClinicPage) -> str:
     text = f"{_plural(len(page.changes), 'change')} planned ({', '.join(parts)})."
     if page.status is Status.UNVERIFIED:
         return (
-            f"{text} Nothing is known to be wrong, but {c.unverified} could be neither observed "
-            "nor confirmed: a person checks them (below) and records what they found."
+            f"{text} Nothing is known to be wrong, but {c.unverified} of what the clinic file "
+            "declares could be neither observed nor confirmed: a person checks it (below)."
         )
     found = [(c.missing, "missing"), (c.extra, "extra"), (c.different, "different")]
     found += [(c.contradicted, "contradicted"), (c.unverified, "unverified")]

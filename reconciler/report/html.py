@@ -13,10 +13,10 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from reconciler import __version__
+from reconciler.invisible import visible
 from reconciler.report.markdown_html import to_html
 from reconciler.report.model import (
     COUNT_COLUMNS,
-    COUNT_HEADERS,
     STATUS_WORDS,
     CellState,
     ClinicPage,
@@ -26,6 +26,16 @@ from reconciler.report.model import (
     verdict,
 )
 from reconciler.report.palette import css_variables
+
+COUNT_HEADERS: dict[str, Markup] = {
+    "missing": Markup("Missing"),
+    "extra": Markup("Extra"),
+    "different": Markup("Different"),
+    "contradicted": Markup("Contra&shy;dicted"),
+    "confirmed": Markup("Confirmed only"),
+    "unverified": Markup("Un&shy;verified"),
+}
+"""The overview's column headers (soft hyphens: narrow columns break words where they may)."""
 
 
 @cache
@@ -94,9 +104,16 @@ def _common(ov: Overview) -> dict[str, object]:
     }
 
 
+def _shown(html: str) -> str:
+    """A page as it is written: invisible characters (a bidi override or a zero-width space
+    in a name from an EMR) shown as ``\\uXXXX``, as every other output of the tool shows
+    them, so nothing hides in or reorders what a person reads."""
+    return visible(html)
+
+
 def render_index(ov: Overview) -> str:
     script = _script()
-    return (
+    return _shown(
         _env()
         .get_template("index.html")
         .render(
@@ -119,11 +136,13 @@ class ClinicRenderer:
         self.template = _env().get_template("clinic.html")
 
     def render(self, page: ClinicPage) -> str:
-        return self.template.render(
-            p=page,
-            style=self.style,
-            csp=Markup(_csp(None)),
-            verdict=verdict(page),
-            checklist=to_html(page.checklist, top=3) if page.checklist else None,
-            **self.common,
+        return _shown(
+            self.template.render(
+                p=page,
+                style=self.style,
+                csp=Markup(_csp(None)),
+                verdict=verdict(page),
+                checklist=to_html(page.checklist, top=3) if page.checklist else None,
+                **self.common,
+            )
         )

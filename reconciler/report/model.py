@@ -499,16 +499,6 @@ COUNT_COLUMNS: tuple[tuple[str, str], ...] = (
 )
 """The counts the overview and each page show: (Counts attribute, words)."""
 
-COUNT_HEADERS: dict[str, str] = {
-    "missing": "Missing",
-    "extra": "Extra",
-    "different": "Different",
-    "contradicted": "Contra\u00addicted",
-    "confirmed": "Confirmed only",
-    "unverified": "Un\u00adverified",
-}
-"""The overview's column headers (soft hyphens: narrow columns break words where they may)."""
-
 STATUS_WORDS: dict[Status, str] = {
     Status.ERROR: "could not be read",
     Status.CHANGES: "with changes",

@@ -97,3 +97,25 @@ def test_a_report_is_the_same_from_a_saved_plan(tmp_path: Path, pages: dict[str,
         ).files()
     )
     assert again == pages
+
+
+def test_invisible_characters_are_shown_never_hidden() -> None:
+    """A bidi override or a zero-width space in a name (from an EMR, or a saved plan) is
+    shown as \\uXXXX, as every other output shows it: it cannot reorder what a person reads."""
+    from dataclasses import replace
+
+    from reconciler.plan import Plan
+
+    plan = fleet()
+    cp = next(c for c in plan.clinics if c.clinic.id == "lakeside-medical")
+    assert cp.observed is not None
+    grid = dict(cp.observed["grid"])
+    grid["groups"] = [{"name": "Main\u200bStreet", "rows": ["VVVVVV 1 Smith\u202eenaJ"]}]
+    odd = replace(cp, observed={**cp.observed, "grid": grid})
+    odd = replace(odd, clinic=replace(odd.clinic, name="Lakeside\u2060 Medical"))
+    pages = dict(build_report(Plan((odd,)), source="test", now=NOW).files())
+    for html in pages.values():
+        assert not any(ch in html for ch in "\u200b\u202e\u2060")
+    page = pages["clinics/lakeside-medical.html"]
+    assert "Smith\\u202eenaJ" in page and "Main\\u200bStreet" in page
+    assert "Lakeside\\u2060 Medical" in pages["index.html"]

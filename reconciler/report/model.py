@@ -519,7 +519,8 @@ def verdict(page: ClinicPage) -> str:
     if page.status is Status.IN_SYNC:
         text = "In sync: live state is as the clinic file wants; nothing to do."
         if c.confirmed:
-            text += f" {c.confirmed} of it rests only on a person's confirmation."
+            text += f" {c.confirmed} of what the clinic file declares rests only on a person's "
+            text += "confirmation: the EMR cannot show it."
         return text
     auto, manual = len(page.automatic), len(page.manual)
     parts = [f"{auto} for reconcile apply"] if auto else []

@@ -53,9 +53,10 @@ Inside the lock, a clinic's changes are written in one transaction that first re
 state (``SELECT ... FOR UPDATE`` on MySQL; on SQLite after taking its write lock, ``BEGIN
 IMMEDIATE``) and refuses (exit 4) if anything moved since the plan.
 
-**Queries.** Planning a clinic takes the same statements whatever the clinic: ``USE`` (not
-on SQLite), two of the schema (once per database per run: on MySQL/MariaDB from
-``information_schema``), then seven reads of rows.
+**Queries.** Planning a clinic takes the same statements whatever the clinic (its OSCAR
+version, its drift): on MySQL/MariaDB ``USE``, two of ``information_schema`` for the schema
+(once per database per run), then seven reads of rows, ten in all (SQLite reads its schema
+through SQLAlchemy's reflection instead).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ what the adapter learns of a database's tables is what SQLAlchemy's reflection w
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -185,30 +186,36 @@ def test_different_credentials_on_one_server_share_its_limit_and_keep_nothing_id
         adapter = OscarSqlAdapter(Network(database_connections=2))
         try:
             adapter.read(first)  # one server, one engine: its connection kept for later
-            assert open_connections(db, user) == (1, 0)
+            assert open_connections(db, user, (1, 0)) == (1, 0)
             adapter.read(second)  # a second engine there: the first's idle one is closed
             assert adapter._engine(first) is not adapter._engine(second)
-            assert open_connections(db, user) == (0, 0)
+            assert open_connections(db, user, (0, 0)) == (0, 0)
             adapter.read(first)
-            assert open_connections(db, user) == (0, 0)
+            assert open_connections(db, user, (0, 0)) == (0, 0)
         finally:
             adapter.close()
     finally:
         db.execute(f"DROP USER '{user}'@'%'")
 
 
-def open_connections(db: OscarDB, user: str) -> tuple[int, int]:
+def open_connections(db: OscarDB, user: str, settles_at: tuple[int, int]) -> tuple[int, int]:
     """(root's connections to ``db``'s database, ``user``'s), the server's count (less the
-    connection asking)."""
+    connection asking), once it ``settles_at`` that or after 2 s: a connection the client
+    closed leaves the list a moment later."""
     name = db.url.rsplit("/", 1)[1]
-    rows = db.execute(
-        "SELECT USER, COUNT(*) FROM information_schema.PROCESSLIST "
-        "WHERE (DB = :db OR USER = :u) AND ID <> CONNECTION_ID() GROUP BY USER",
-        db=name,
-        u=user,
-    )
-    counts = {str(u): int(n) for u, n in rows}  # type: ignore[call-overload]
-    return counts.get("root", 0), counts.get(user, 0)
+    for _ in range(200):
+        rows = db.execute(
+            "SELECT USER, COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE (DB = :db OR USER = :u) AND ID <> CONNECTION_ID() GROUP BY USER",
+            db=name,
+            u=user,
+        )
+        counts = {str(u): int(n) for u, n in rows}  # type: ignore[call-overload]
+        found = counts.get("root", 0), counts.get(user, 0)
+        if found == settles_at:
+            break
+        time.sleep(0.01)
+    return found
 
 
 def test_one_sqlite_file_is_one_engine_however_its_url_is_written(

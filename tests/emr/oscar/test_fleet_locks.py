@@ -44,7 +44,7 @@ from tests.conftest import OC_PASSWORD, OC_PIN, ROOT, OscarDB, WriteClinic, doc
 Make = Callable[..., OscarDB]
 BACKENDS = ["sqlite", pytest.param("mariadb", marks=pytest.mark.mariadb)]
 WRITE = Writer.write
-HOLD = 0.15  # seconds each write takes in a race: the winner holds the lock ~0.6 s
+HOLD = 0.25  # seconds each write takes in a race: the winner holds the lock ~1 s
 APPLIERS = 6
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import sys
 import traceback
@@ -264,19 +265,28 @@ class _Fleet:
             _out(
                 f"Shard {self.shard}: {len(clinics)} clinic(s) of {len(loaded.clinics)}.", err=True
             )
+            if not clinics:
+                _out(f"warning: shard {self.shard} holds no clinic", err=True)
         return clinics
 
     def watch(self, total: int, verb: str, *, quiet: bool = False) -> ProgressDisplay:
         """A live count on stderr while ``verb`` runs over ``total`` clinics."""
-        return ProgressDisplay(total, verb, enabled=False if quiet else self.progress)
+        enabled = False if quiet and self.progress is None else self.progress
+        return ProgressDisplay(total, verb, enabled=enabled)
 
 
 def _positive(
-    kind: type[int] | type[float],
+    kind: type[int] | type[float], most: float = 1_000_000
 ) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A number above 0 and at most ``most`` (``inf`` and ``nan`` are not numbers here)."""
+
     def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value is not None and value <= 0:
-            raise click.BadParameter("must be greater than 0")
+        if value is None:
+            return value
+        if not math.isfinite(value) or value <= 0:
+            raise click.BadParameter(f"must be a number greater than 0, not {value}")
+        if value > most:
+            raise click.BadParameter(f"must be at most {most:g}, not {value:g}")
         return value
 
     return check
@@ -293,8 +303,8 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=defaults.parallelism,
             envvar="RECONCILER_PARALLELISM",
             show_default=True,
-            callback=_positive(int),
-            help="Clinics read or applied at once, in all (1: one after another).",
+            callback=_positive(int, 1024),
+            help="Clinics read or applied at once, in all (1: one after another; at most 1024).",
         ),
         click.option(
             "--per-host",
@@ -302,7 +312,7 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=defaults.per_host,
             envvar="RECONCILER_PER_HOST",
             show_default=True,
-            callback=_positive(int),
+            callback=_positive(int, 1024),
             help="Clinics at once on one API host: they share its connections and its rate limit.",
         ),
         click.option(
@@ -311,7 +321,7 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=defaults.per_database,
             envvar="RECONCILER_PER_DATABASE",
             show_default=True,
-            callback=_positive(int),
+            callback=_positive(int, 1024),
             help="Clinics at once on one database server: connections to it.",
         ),
         click.option(
@@ -320,8 +330,8 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=network.connect_timeout,
             envvar="RECONCILER_CONNECT_TIMEOUT",
             show_default=True,
-            callback=_positive(float),
-            help="Seconds to wait for a connection to an EMR.",
+            callback=_positive(float, 3600),
+            help="Seconds to wait for a connection to an EMR (at most 3600).",
         ),
         click.option(
             "--read-timeout",
@@ -329,8 +339,8 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=network.read_timeout,
             envvar="RECONCILER_READ_TIMEOUT",
             show_default=True,
-            callback=_positive(float),
-            help="Seconds to wait for an EMR's answer.",
+            callback=_positive(float, 3600),
+            help="Seconds to wait for an EMR's answer (at most 3600).",
         ),
         click.option(
             "--attempts",
@@ -338,7 +348,7 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=network.attempts,
             envvar="RECONCILER_ATTEMPTS",
             show_default=True,
-            callback=_positive(int),
+            callback=_positive(int, 20),
             help="Tries per request in all, for reads and writes safe to repeat (backoff "
             "with jitter between them; a 429's Retry-After is honoured).",
         ),
@@ -360,7 +370,7 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(**kwargs: Any) -> Any:
         shard_text = kwargs.pop("shard")
         try:
-            shard = Shard.parse(shard_text) if shard_text else None
+            shard = Shard.parse(shard_text) if shard_text is not None else None
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--shard'") from None
         limits = Limits(
@@ -735,6 +745,14 @@ def apply(
             ids = set(saved.clinic_ids)
             given = {c.id for c in clinics}
             outside = [cid for cid in saved.clinic_ids if cid not in given]
+            elsewhere = {c.id for c in loaded.clinics}
+            if outside and fleet.shard is not None and all(c in elsewhere for c in outside):
+                raise UsageError(
+                    f"the saved plan {saved.plan_id} ({plan_file}) plans "
+                    f"{', '.join(outside[:10])}{' ...' if len(outside) > 10 else ''}, outside "
+                    f"shard {fleet.shard}; apply it with the shard it was made for, or without "
+                    "--shard"
+                )
             if outside:
                 raise UsageError(
                     f"the saved plan {saved.plan_id} ({plan_file}) plans "

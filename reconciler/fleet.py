@@ -13,6 +13,7 @@ one connection pool per host or database server and shares it between the clinic
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -200,10 +201,10 @@ class Shard:
 
     @classmethod
     def parse(cls, text: str) -> Shard:
-        index, sep, count = text.strip().partition("/")
-        if not sep or not index.isdigit() or not count.isdigit():
-            raise ValueError(f"{text!r} is not I/N (for example 1/4)")
-        shard = cls(int(index), int(count))
+        found = re.fullmatch(r"\s*([0-9]{1,6})/([0-9]{1,6})\s*", text, re.ASCII)
+        if found is None:
+            raise ValueError(f"{text!r} is not I/N (for example 1/4; at most 6 digits each)")
+        shard = cls(int(found.group(1)), int(found.group(2)))
         if not 1 <= shard.index <= shard.count:
             raise ValueError(f"{text!r}: I must be between 1 and N")
         return shard

@@ -52,6 +52,8 @@ SIM_LOG="$DEMO/accuro-simulator.log"
     --seed reconciler/emr/accuro/sim_seed.example.yaml --port "$ACCURO_PORT" >"$SIM_LOG" 2>&1 &
 SIM_PID=$!
 trap 'kill $SIM_PID 2>/dev/null || true' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 for _ in $(seq 1 50); do
     grep -q '^http://' "$SIM_LOG" 2>/dev/null && break
     kill -0 $SIM_PID 2>/dev/null || { cat "$SIM_LOG"; echo "the Accuro simulator did not start (is port $ACCURO_PORT free? set ACCURO_SIM_PORT)"; exit 1; }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,14 +15,21 @@ from tests.conftest import ROOT
 def test_demo_script_plans_applies_and_converges(tmp_path: Path) -> None:
     env = {**os.environ, "VENV": str(Path(sys.executable).parent.parent), "DEMO_DIR": str(tmp_path)}
     env.pop("RECONCILER_AUDIT_LOG", None)
-    run = subprocess.run(
+    # Its own process group: should it hang, the simulator it started goes with it.
+    demo = subprocess.Popen(
         ["bash", str(ROOT / "scripts" / "demo.sh")],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
-        timeout=300,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = demo.communicate(timeout=300)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(demo.pid, signal.SIGKILL)
+    run = subprocess.CompletedProcess(demo.args, demo.returncode, stdout, stderr)
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
     assert "seeded a simulated OSCAR database" in out

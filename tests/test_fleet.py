@@ -290,3 +290,31 @@ def test_progress_is_quiet_when_not_asked_and_not_a_terminal(
     with ProgressDisplay(5, "planning", stream=terminal) as progress:
         progress.finished(True)
     assert terminal.getvalue() == ""  # CI: quiet even on a terminal
+
+
+# --- the flags, as a user types them -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--read-timeout", "1e309"], "must be a number greater than 0, not inf"),
+        (["--connect-timeout", "nan"], "must be a number greater than 0, not nan"),
+        (["--read-timeout", "7200"], "must be at most 3600"),
+        (["--parallelism", "0"], "must be a number greater than 0"),
+        (["--parallelism", "100000"], "must be at most 1024"),
+        (["--attempts", "50"], "must be at most 20"),
+        (["--shard", ""], "'' is not I/N"),
+        (["--shard", "１/３"], "is not I/N"),
+        (["--shard", "1/" + "9" * 5000], "is not I/N"),
+        (["--shard", "3/2"], "I must be between 1 and N"),
+    ],
+)
+def test_a_bad_fleet_flag_is_a_usage_error(args: list[str], message: str) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    result = CliRunner().invoke(cli, ["plan", *args, "clinics/none.yaml"])
+    assert result.exit_code == 1, result.output
+    assert message in result.output and "Traceback" not in result.output

@@ -305,7 +305,7 @@ def test_progress_is_quiet_when_not_asked_and_not_a_terminal(
         (["--parallelism", "100000"], "must be at most 1024"),
         (["--attempts", "50"], "must be at most 20"),
         (["--shard", ""], "'' is not I/N"),
-        (["--shard", "１/３"], "is not I/N"),
+        (["--shard", "\uff11/\uff13"], "is not I/N"),  # full-width digits
         (["--shard", "1/" + "9" * 5000], "is not I/N"),
         (["--shard", "3/2"], "I must be between 1 and N"),
     ],

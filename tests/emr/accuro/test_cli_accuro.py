@@ -26,6 +26,7 @@ from tests.emr.accuro.conftest import (
     example_data,
     make_seed,
     rest_requests,
+    token_requests,
 )
 
 OCEAN_PASSWORD = "OceanAPI-pw-7c1e9!"
@@ -126,13 +127,53 @@ def test_plan_shows_the_missing_boxes_with_their_impact(
     assert "note: Provider Permissions, 42 cells: 2 verified by Accuro's API" in out
 
 
+@pytest.mark.parametrize(
+    ("grant", "rest"),
+    [
+        # users, users/{id}/offices, 2 x accessible-providers, one per declared office
+        ("password", 4 + 2),
+        # whoami, offices, users, 2 x accessible-providers, one per declared office
+        ("client_credentials", 5 + 2),
+    ],
+    ids=["password-grant", "client-credentials"],
+)
 def test_the_adapter_reads_a_fixed_number_of_requests(
+    sim: Simulator, run: Run, write: WriteFile, grant: str, rest: int
+) -> None:
+    result = run("plan", str(write(clinic_data(sim, grant=grant))))
+    assert result.exit_code == 0, result.output
+    assert len(rest_requests(sim)) == rest
+    assert token_requests(sim) == 1
+    # At most (declared offices + 5) requests, the token included, with the password grant.
+    if grant == "password":
+        assert len(rest_requests(sim)) + token_requests(sim) == 2 + 5
+        assert not rest_requests(sim, "/rest/v1/whoami")
+        assert not rest_requests(sim, "/rest/v1/offices")
+
+
+def test_a_declared_office_the_user_lacks_costs_one_more_request(
     sim: Simulator, run: Run, write: WriteFile
 ) -> None:
-    result = run("plan", str(write(clinic_data(sim))))
+    """Password grant: /v1/offices is read only to tell an office the user lacks from one
+    Accuro does not have."""
+    sim.state.set_user(OCEAN_USER, offices=(1,))
+    result = run("plan", str(write(clinic_data(sim, grant="password"))))
     assert result.exit_code == 0, result.output
-    # whoami, offices, users, 2 x accessible-providers, and one per declared office
-    assert len(rest_requests(sim)) == 5 + 2
+    assert f"+ accuro.user_office[OceanAPI12345/{WALK_IN}]  grant" in result.output
+    assert len(rest_requests(sim, "/rest/v1/offices")) == 1
+    assert not rest_requests(sim, "/rest/v1/whoami")
+    assert len(rest_requests(sim)) + token_requests(sim) == 2 + 6
+
+
+def test_a_declared_office_accuro_lacks_names_the_closest_with_the_password_grant(
+    sim: Simulator, run: Run, write: WriteFile
+) -> None:
+    data = clinic_data(sim, grant="password")
+    data["ocean_api_user"]["offices"][1]["name"] = "Lakeshore Walkin Clinic"
+    result = run("plan", str(write(data)))
+    assert result.exit_code == ExitCode.INVALID, result.output
+    assert "no Accuro office is named exactly 'Lakeshore Walkin Clinic'" in result.output
+    assert f"closest: '{WALK_IN}'" in result.output
 
 
 @GRANTS
@@ -277,9 +318,12 @@ def test_a_locked_system_admin_user_is_reported(sim: Simulator, run: Run, write:
     assert "system_admin: true -> false" in result.output
 
 
-def test_a_user_without_access_to_an_office(sim: Simulator, run: Run, write: WriteFile) -> None:
+@GRANTS
+def test_a_user_without_access_to_an_office(
+    sim: Simulator, run: Run, write: WriteFile, grant: str
+) -> None:
     sim.state.set_user(OCEAN_USER, offices=(1,))
-    result = run("plan", str(write(clinic_data(sim))))
+    result = run("plan", str(write(clinic_data(sim, grant=grant))))
     assert "+ accuro.user_office[OceanAPI12345/Lakeshore Walk-In Clinic]  grant" in (result.output)
 
 
@@ -353,7 +397,8 @@ def test_a_token_rejected_as_soon_as_it_is_issued_is_an_error_not_a_loop(
     sim.state.token_lifetime = 0
     result = run("plan", str(write(clinic_data(sim))))
     assert result.exit_code == ExitCode.EMR_FAILED, result.output
-    assert "rejected a newly issued token for GET /rest/v1/whoami" in result.output
+    # The password grant's first REST call is the user look-up (no whoami).
+    assert "rejected a newly issued token for GET /rest/v1/users" in result.output
     assert sum(1 for r in sim.state.requests if r.path == "/v1/token") == 2
     for token in sim.state.tokens:
         assert token not in result.output

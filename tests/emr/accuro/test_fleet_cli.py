@@ -102,7 +102,10 @@ def test_a_fleet_plans_through_one_connection_pool(fleet: Fleet) -> None:
     assert stats["connections"] <= PER_HOST, f"{stats}: the pool was not reused across clinics"
     assert stats["max_in_flight"] <= PER_HOST
     counts = per_clinic(fleet.requests())
-    assert counts == {c.tenant: OFFICES + 5 + 1 for c in fleet.clinics}
+    # Password grant: users, users/{id}/offices, accessible-providers x2, the declared
+    # offices and the token: at most (declared offices + 5), the token included.
+    assert counts == {c.tenant: OFFICES + 5 for c in fleet.clinics}
+    assert not [r for r in fleet.requests() if r.path in ("/rest/v1/whoami", "/rest/v1/offices")]
     assert all(r.status == 200 for r in fleet.requests())
     for secret in fleet.secrets():
         assert secret not in result.output
@@ -116,8 +119,8 @@ def test_the_requests_per_clinic_do_not_grow_with_providers(
         result = fleet.run("plan", str(fleet.folder), *LIMITS)
         assert result.exit_code == 0, result.output
         counts = per_clinic(fleet.requests())
-        # the declared offices, whoami, offices, users, accessible-providers x2, a token
-        assert set(counts.values()) == {OFFICES + 5 + 1} and len(counts) == 6
+        # the declared offices, users, users/{id}/offices, accessible-providers x2, a token
+        assert set(counts.values()) == {OFFICES + 5} and len(counts) == 6
         tokens = [r for r in fleet.requests() if r.path == "/v1/token"]
         assert len(tokens) == 6
 
@@ -151,7 +154,7 @@ def test_a_429_storm_pauses_the_whole_host(
         assert not late, f"sent to a paused host: {late[0]}"
     assert max(r.received for r in requests) > min(r.answered for r in throttled) + 1.0
     assert per_clinic([r for r in requests if r.status == 200]) == {
-        c.tenant: OFFICES + 6 for c in fleet.clinics
+        c.tenant: OFFICES + 5 for c in fleet.clinics
     }
 
 
@@ -201,11 +204,11 @@ def test_a_persistent_5xx_fails_only_the_clinics_it_hits(fleet: Fleet) -> None:
 def test_a_timeout_fails_only_the_clinic_it_hits(fleet: Fleet) -> None:
     slow = fleet.clinics[9]
     fleet.sim.state.add_fault(
-        Fault(latency=1.5, count=None, tenant=slow.tenant, path_prefix="/rest/v1/offices")
+        Fault(latency=1.5, count=None, tenant=slow.tenant, path_prefix="/rest/v1/users")
     )
     result, clinics = fleet.plan("--read-timeout", "0.3", "--attempts", "2")
     assert result.exit_code == ExitCode.EMR_FAILED, result.output
     assert_all_planned(clinics, but={slow.clinic_id})
     error = clinics[slow.clinic_id]["error"]
-    assert "did not answer GET /rest/v1/offices in time (ReadTimeout, 2 attempts)" in error
+    assert "did not answer GET /rest/v1/users in time (ReadTimeout, 2 attempts)" in error
     assert result.output.count("did not answer") == 1

@@ -469,6 +469,8 @@ def plan(
     clinics = fleet.select(loaded, clinic_ids)
     with AdapterPool(fleet.network) as pool:
         result = _make_plan(fleet, pool, clinics, _commit(paths), quiet=fmt == "json")
+    if fleet.shard is not None:  # saved with the plan: combining shards tells one missing
+        result = replace(result, shard=fleet.shard)
     _out(RENDERERS[fmt](result), nl=False)
     code = result.error_exit if result.has_errors else ExitCode.OK
     if out is not None:

@@ -25,6 +25,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from reconciler.errors import PlanFileError
+from reconciler.fleet import Shard
 from reconciler.model import Clinic, SourceLocation
 from reconciler.plan import (
     Action,
@@ -237,7 +238,12 @@ def plan_from_data(path: Path, data: Mapping[str, Any]) -> Plan:
     if "parts" in data:
         parts = tuple(Part(p["plan_id"], tuple(p["clinics"])) for p in data["parts"])
         return CombinedPlan(clinics, config_commit=data["config_commit"], parts=parts)
-    return Plan(clinics, config_commit=data["config_commit"])
+    shard = data.get("shard")  # absent from a plan saved before shards were recorded
+    return Plan(
+        clinics,
+        config_commit=data["config_commit"],
+        shard=Shard.parse(shard) if shard is not None else None,
+    )
 
 
 # --- reading and combining -------------------------------------------------------------------
@@ -273,10 +279,65 @@ def _file_order(cp: ClinicPlan) -> tuple[tuple[str, ...], str]:
     return (PurePath(cp.clinic.source.file).parts, cp.clinic.id)
 
 
+def _and(items: Sequence[str]) -> str:
+    listed = list(items[:_LISTED]) + (["..."] if len(items) > _LISTED else [])
+    return listed[0] if len(listed) == 1 else f"{', '.join(listed[:-1])} and {listed[-1]}"
+
+
+def _shard_problem(loaded: Sequence[LoadedPlan]) -> str | None:
+    """What keeps ``loaded`` from being the whole fleet, when any of them is a shard: each
+    must be a shard of one N, and each of 1/N ... N/N given once (None: nothing, or no
+    shard at all)."""
+    sharded = [(item.plan.shard, item.path) for item in loaded if item.plan.shard is not None]
+    if not sharded:
+        return None
+    whole = [item.path for item in loaded if item.plan.shard is None]
+    if whole:
+        shards = _and([f"{shard} ({path})" for shard, path in sharded])
+        return (
+            f"shard{'s' if len(sharded) > 1 else ''} {shards} mixed with "
+            f"{'plans' if len(whole) > 1 else 'a plan'} of no shard ({_names(whole)})"
+        )
+    counts: dict[int, int] = {}
+    for shard, _ in sharded:
+        counts[shard.count] = counts.get(shard.count, 0) + 1
+    if len(counts) > 1:
+        n = max(counts, key=lambda c: counts[c])  # the N most of them have (the first, tied)
+        odd = [f"{shard} ({path})" for shard, path in sharded if shard.count != n]
+        return f"shard{'s' if len(odd) > 1 else ''} {_and(odd)} mixed with shards of {n}"
+    n = sharded[0][0].count
+    given: dict[int, list[Path]] = {}
+    for shard, path in sharded:
+        given.setdefault(shard.index, []).append(path)
+    twice = [
+        f"{i}/{n} given {len(ps)} times ({_names(ps)})"
+        for i, ps in sorted(given.items())
+        if len(ps) > 1
+    ]
+    if twice:
+        return f"shard {'; shard '.join(twice[:_LISTED])}"
+    missing = [f"{i}/{n}" for i in range(1, n + 1) if i not in given]
+    if missing:
+        have = [f"{i}/{n}" for i in sorted(given)]
+        return (
+            f"shard{'s' if len(have) > 1 else ''} {_and(have)} given: {_and(missing)} "
+            f"{'are' if len(missing) > 1 else 'is'} missing"
+        )
+    return None
+
+
 def combine(loaded: Sequence[LoadedPlan]) -> Plan:
     """One plan of ``loaded`` (in any order): a single plan as it is; several as a
     :class:`CombinedPlan`. Refused (PlanFileError, naming the files): a clinic in two of
-    them, or plans of different commits of the clinic files."""
+    them, shards that are not all the shards of one N (one missing, one given twice, shards
+    of different N, or shards with a plan of no shard), or plans of different commits of
+    the clinic files. A plan of every shard is of the whole fleet (it has no shard)."""
+    problem = _shard_problem(loaded) if len(loaded) == 1 else None
+    if problem is not None:  # a shard alone is a part of the fleet shown as if it were all
+        raise PlanFileError(
+            f"cannot show the plan as the fleet's: {problem}. Give the plan of every shard "
+            "(made with --shard 1/N ... N/N of one N)"
+        )
     if len(loaded) == 1:
         return loaded[0].plan
     owner: dict[str, Path] = {}
@@ -293,6 +354,12 @@ def combine(loaded: Sequence[LoadedPlan]) -> Plan:
         raise PlanFileError(
             f"a clinic may be in one of the plans combined only: {'; '.join(twice[:_LISTED])}"
             f"{more}. Give each shard's plan once (made with --shard 1/N ... N/N of one N)"
+        )
+    problem = _shard_problem(loaded)
+    if problem is not None:
+        raise PlanFileError(
+            f"the plans cannot be combined into the fleet's: {problem}. Give the plan of every "
+            "shard once (made with --shard 1/N ... N/N of one N)"
         )
     commits = {item.plan.config_commit for item in loaded}
     if len(commits) > 1:

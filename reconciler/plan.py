@@ -11,6 +11,7 @@ from functools import cached_property
 from typing import Any
 
 from reconciler.exitcodes import ExitCode
+from reconciler.fleet import Shard
 from reconciler.model import Clinic
 from reconciler.secrets import REDACTED
 
@@ -154,6 +155,9 @@ class Summary:
 class Plan:
     clinics: tuple[ClinicPlan, ...]
     config_commit: str | None = None
+    shard: Shard | None = None
+    """The ``--shard I/N`` the plan was made with (None: the whole fleet, or all its shards
+    combined); saved with the plan, so combining shards can tell when one is missing."""
 
     @property
     def summary(self) -> Summary:

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from reconciler.diagnostics import format_field
 from reconciler.errors import PlanFileError
+from reconciler.fleet import Shard
 from reconciler.plan import Action, Mode, Plan, SafetyRule, plan_digest
 from reconciler.render.json_ import FORMAT_VERSION, content_digest, render_json
 
@@ -93,6 +94,13 @@ PLAN_SCHEMA: dict[str, Any] = {
     "properties": {
         "format_version": {"const": FORMAT_VERSION},
         "plan_id": _PLAN_ID,
+        "shard": {
+            "$comment": "the `--shard I/N` the plan was made with; absent or null for a plan of "
+            "the whole fleet (or of all its shards combined)",
+            "description": "a shard I/N (for example 2/3)",
+            "type": ["string", "null"],
+            "pattern": "^[1-9][0-9]{0,5}/[1-9][0-9]{0,5}$",
+        },
         "parts": {
             "description": "a combined plan (`reconcile show A B --out FILE`): the plans it "
             "was combined from, each with the clinics it planned; plan_id is derived from "
@@ -314,6 +322,16 @@ def _problems(data: Any) -> list[str]:
             problems.append(f"clinics[{i}].status: in_sync, but it lists changes")
         elif clinic["status"] == "changes" and not clinic["changes"]:
             problems.append(f"clinics[{i}].status: changes, but it lists none")
+    shard = data.get("shard")
+    if shard is not None:
+        try:
+            exact = str(Shard.parse(shard)) == shard
+        except ValueError:
+            exact = False
+        if not exact:
+            problems.append("shard: is not a shard I/N with I between 1 and N (for example 2/3)")
+        if "parts" in data:
+            problems.append("shard: a combined plan is of every shard, not of one")
     if problems:
         return problems[:_SHOWN]
     bodies = {

@@ -230,11 +230,11 @@ def test_the_combined_plan_is_the_same_in_any_order_and_saves_and_reads_again(
     for fmt in FORMATS:
         again = run("show", str(combined), "--format", fmt)
         assert again.stdout == run("show", str(p1), str(p2), str(p3), "--format", fmt).stdout
-    # a combined plan combines further as its parts would
+    assert "shard" not in load(combined)  # every shard: the whole fleet
+    # two shards of three are not combined (nor saved): the third is missing
     pair = tmp_path / "pair.json"
-    assert run("show", str(p3), str(p1), "--out", str(pair)).exit_code == 3
-    nested = run("show", str(pair), str(p2), "--format", "json")
-    assert nested.stdout == first.stdout
+    refused(run("show", str(p3), str(p1), "--out", str(pair)), "1/3 and 3/3 given: 2/3 is missing")
+    assert not pair.exists()
     assert read_plan(combined).plan_id == load(combined)["plan_id"]  # as apply reads it
 
 
@@ -494,3 +494,95 @@ def test_json_a_plan_carries_what_show_needs() -> None:
     deleted = next(ch for ch in absent if ch["address"] == "oscar.provider[999990]")
     assert deleted["after"] is None  # a delete's identity has no after ...
     assert deleted["shown"] == [{"name": "active", "before": "true", "after": "false"}]  # shown
+
+
+# --- shards: every shard of one N, each once ------------------------------------------------
+
+
+def _shard_plan(tmp_path: Path, name: str, shard: str | None, case: str | None = None) -> Path:
+    plan = CASES[case] if case is not None else Plan(())
+    return saved(
+        replace(plan, shard=None if shard is None else Shard.parse(shard)), tmp_path / name
+    )
+
+
+def test_a_saved_plan_records_its_shard(run: Run, clinics: Path, tmp_path: Path) -> None:
+    p1, p2, p3 = _shards(run, clinics, tmp_path)
+    assert [load(p)["shard"] for p in (p1, p2, p3)] == ["1/3", "2/3", "3/3"]
+    whole = tmp_path / "whole.json"
+    run("plan", str(clinics), "--out", str(whole))
+    assert "shard" not in load(whole)
+    one = run("plan", str(clinics), "--shard", "1/1", "--format", "json")
+    assert json.loads(one.stdout)["shard"] == "1/1"
+    assert read_plan(p2).plan_id == load(p2)["plan_id"]  # as apply --plan reads it
+
+
+def test_a_missing_shard_is_refused(run: Run, clinics: Path, tmp_path: Path) -> None:
+    p1, p2, _ = _shards(run, clinics, tmp_path)
+    result = run("show", str(p1), str(p2))
+    refused(result, "shards 1/3 and 2/3 given: 3/3 is missing")
+    assert result.stdout == ""
+    refused(run("show", str(p2)), "shard 2/3 given: 1/3 and 3/3 are missing")
+    report = run("report", "--plan", str(p1), "--plan", str(p2), "--out", str(tmp_path / "r"))
+    refused(report, "3/3 is missing")
+
+
+def test_a_shard_given_twice_is_refused(run: Run, tmp_path: Path) -> None:
+    a, b = (_shard_plan(tmp_path, f"{n}.json", "1/2") for n in ("a", "b"))
+    two = _shard_plan(tmp_path, "two.json", "2/2", "oscar-drift")
+    refused(run("show", str(a), str(two), str(b)), f"shard 1/2 given 2 times ({a}, {b})")
+
+
+def test_shards_of_different_n_are_refused(run: Run, tmp_path: Path) -> None:
+    one = _shard_plan(tmp_path, "one.json", "1/3", "oscar-drift")
+    two = _shard_plan(tmp_path, "two.json", "2/3", "accuro-checklist")
+    odd = _shard_plan(tmp_path, "odd.json", "2/4")
+    refused(run("show", str(one), str(odd), str(two)), f"shard 2/4 ({odd}) mixed with shards of 3")
+
+
+def test_a_plan_of_no_shard_with_shards_is_refused(run: Run, tmp_path: Path) -> None:
+    one = _shard_plan(tmp_path, "one.json", "1/2", "oscar-drift")
+    two = _shard_plan(tmp_path, "two.json", "2/2")
+    whole = _shard_plan(tmp_path, "whole.json", None, "accuro-checklist")
+    refused(
+        run("show", str(one), str(whole), str(two)),
+        f"shards 1/2 ({one}) and 2/2 ({two}) mixed with a plan of no shard ({whole})",
+    )
+
+
+def test_all_shards_combine_into_a_plan_of_no_shard(run: Run, tmp_path: Path) -> None:
+    one = _shard_plan(tmp_path, "one.json", "2/2", "oscar-drift")
+    two = _shard_plan(tmp_path, "two.json", "1/2", "accuro-checklist")
+    combined = tmp_path / "combined.json"
+    assert run("show", str(one), str(two), "--out", str(combined)).exit_code == 0
+    assert "shard" not in load(combined)
+    assert show_plans([combined]).shard is None
+    alone = _shard_plan(tmp_path, "alone.json", "1/1", "oscar-drift")
+    shown = run("show", str(alone), "--format", "json")
+    assert shown.exit_code == 0 and shown.stdout == alone.read_text(encoding="utf-8")
+
+
+def test_an_old_plan_without_a_shard_is_still_shown_and_read(run: Run, tmp_path: Path) -> None:
+    path = saved(CASES["oscar-drift"], tmp_path / "old.json")
+    data = load(path)
+    assert "shard" not in data  # what a plan saved before shards were recorded holds
+    shown = run("show", str(path), "--format", "json")
+    assert shown.exit_code == 0 and shown.stdout == path.read_text(encoding="utf-8")
+    assert read_plan(path).plan_id == data["plan_id"]
+    null = dump_to(tmp_path / "null.json", resign({**data, "shard": None}))
+    assert run("show", str(null)).exit_code == 0
+
+
+@pytest.mark.parametrize("bad", ["0/3", "4/3", "1/3 ", "x", "1/0"])
+def test_a_bad_shard_in_a_plan_is_refused(run: Run, tmp_path: Path, bad: str) -> None:
+    data = load(saved(CASES["oscar-drift"], tmp_path / "plan.json"))
+    path = dump_to(tmp_path / "bad.json", resign({**data, "shard": bad}))
+    refused(run("show", str(path)), "not a valid reconciler plan", "shard: is not")
+    with pytest.raises(Exception, match="shard: is not"):
+        read_plan(path)
+
+
+def test_a_shard_is_covered_by_the_digest(run: Run, tmp_path: Path) -> None:
+    path = _shard_plan(tmp_path, "one.json", "1/2", "oscar-drift")
+    edited = dump_to(tmp_path / "edited.json", {**load(path), "shard": "1/1"})
+    refused(run("show", str(edited)), "digest: does not match what the plan holds")

@@ -33,10 +33,12 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
 
 def _plan_body(plan: Plan) -> dict[str, Any]:
     s = plan.summary
+    shard = {} if plan.shard is None else {"shard": str(plan.shard)}  # absent: unsharded
     return {
         "format_version": FORMAT_VERSION,
         "plan_id": plan.plan_id,
         "config_commit": plan.config_commit,
+        **shard,
         "clinics": [
             {
                 "id": cp.clinic.id,

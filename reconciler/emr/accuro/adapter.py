@@ -13,8 +13,8 @@ Per clinic read, one token request and then (FACTS.md §2) REST calls, one page 
 - with ``grant: client_credentials``, ``/v1/whoami`` (which user the token acts as, and that
   user's offices), ``/v1/offices``, ``/v1/users?userName=``, the two
   ``/v1/accessible-providers`` calls (only when the token acts as the OceanAPI user) and
-  ``/v1/providers/offices/{id}`` per declared office: declared offices + 6 (+ 4 when the
-  token acts as no user).
+  ``/v1/providers/offices/{id}`` per declared office: declared offices + 6 (declared
+  offices + 4 when the token acts as no user).
 
 Whatever the number of providers; retries (and a user with more than 50 offices: one more
 page per 50) come on top.

@@ -590,7 +590,7 @@ class AccuroClient:
                 if last:
                     raise EMRConnectionError(
                         f"Accuro at {self.host} did not answer {method} {path} in time "
-                        f"({type(exc).__name__}, {attempt} attempts)"
+                        f"({type(exc).__name__}, {_times(attempt)})"
                     ) from exc
                 delay = self._backoff(attempt)
             except httpx.TransportError as exc:
@@ -598,7 +598,7 @@ class AccuroClient:
                 if last:
                     raise EMRConnectionError(
                         f"could not reach Accuro at {self.host} for {method} {path} "
-                        f"({type(exc).__name__}, {attempt} attempts)"
+                        f"({type(exc).__name__}, {_times(attempt)})"
                     ) from exc
                 delay = self._backoff(attempt)
             except BaseException:
@@ -610,10 +610,16 @@ class AccuroClient:
                 if status == 429:
                     wait = self._retry_after(response, attempt)
                     ticket.done(Outcome.THROTTLED, retry_after=wait)
-                    if last or wait > policy.max_retry_after:
+                    if wait > policy.max_retry_after:
+                        raise EMRConnectionError(
+                            f"Accuro at {self.host} is rate limiting: it asked for a pause of "
+                            f"{wait:.0f} seconds before {method} {path}, longer than the "
+                            f"{policy.max_retry_after:.0f} worth waiting for"
+                        )
+                    if last:
                         raise EMRConnectionError(
                             f"Accuro at {self.host} is rate limiting {method} {path} "
-                            f"(HTTP 429 after {attempt} attempts)"
+                            f"(HTTP 429 after {_times(attempt)})"
                         )
                     log.debug("accuro: %s paused for %.2fs by a 429", self.host, wait)
                     continue  # the next acquire() waits out the host's pause
@@ -703,3 +709,7 @@ class AccuroClient:
             path=path,
             detail=detail,
         )
+
+
+def _times(attempts: int) -> str:
+    return "1 attempt" if attempts == 1 else f"{attempts} attempts"

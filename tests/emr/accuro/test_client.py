@@ -173,7 +173,11 @@ def test_a_retry_after_beyond_the_limit_is_not_waited_for(
 ):
     sim.state.add_fault(Fault(status=429, retry_after=3600, count=None))
     started = time.monotonic()
-    with pytest.raises(EMRConnectionError, match="rate limiting"):
+    with pytest.raises(
+        EMRConnectionError,
+        match=r"rate limiting: it asked for a pause of 3600 seconds before POST /v1/token, "
+        r"longer than the 5 worth waiting for",
+    ):
         client_for(sim).offices()
     assert time.monotonic() - started < 1.0
 

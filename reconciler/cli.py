@@ -296,62 +296,33 @@ def fleet_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """--parallelism, --per-host, --per-database, --connect-timeout, --read-timeout,
     --attempts, --shard and --progress/--no-progress, handed to the command as ``fleet``."""
     defaults, network = Limits(), Network()
+    numbers = [  # flag, type, default, most, help; each also read from RECONCILER_<FLAG>
+        ("parallelism", int, defaults.parallelism, 1024, "Clinics read or applied at once, "
+         "in all; 1 runs them one after another."),
+        ("per-host", int, defaults.per_host, 1024, "Clinics at once on one API host: they "
+         "share its connections and its rate limit."),
+        ("per-database", int, defaults.per_database, 1024, "Clinics at once on one database "
+         "server: connections to it."),
+        ("connect-timeout", float, network.connect_timeout, 3600, "Seconds to wait for a "
+         "connection to an EMR."),
+        ("read-timeout", float, network.read_timeout, 3600, "Seconds to wait for an EMR's "
+         "answer."),
+        ("attempts", int, network.attempts, 20, "Tries per request in all, for reads and "
+         "writes safe to repeat, with backoff and jitter between them; a 429's Retry-After "
+         "is honoured."),
+    ]  # fmt: skip
     options = [
         click.option(
-            "--parallelism",
-            type=int,
-            default=defaults.parallelism,
-            envvar="RECONCILER_PARALLELISM",
+            f"--{flag}",
+            type=kind,
+            default=default,
+            envvar=f"RECONCILER_{flag.replace('-', '_').upper()}",
             show_default=True,
-            callback=_positive(int, 1024),
-            help="Clinics read or applied at once, in all (1: one after another; at most 1024).",
-        ),
-        click.option(
-            "--per-host",
-            type=int,
-            default=defaults.per_host,
-            envvar="RECONCILER_PER_HOST",
-            show_default=True,
-            callback=_positive(int, 1024),
-            help="Clinics at once on one API host: they share its connections and its rate limit.",
-        ),
-        click.option(
-            "--per-database",
-            type=int,
-            default=defaults.per_database,
-            envvar="RECONCILER_PER_DATABASE",
-            show_default=True,
-            callback=_positive(int, 1024),
-            help="Clinics at once on one database server: connections to it.",
-        ),
-        click.option(
-            "--connect-timeout",
-            type=float,
-            default=network.connect_timeout,
-            envvar="RECONCILER_CONNECT_TIMEOUT",
-            show_default=True,
-            callback=_positive(float, 3600),
-            help="Seconds to wait for a connection to an EMR (at most 3600).",
-        ),
-        click.option(
-            "--read-timeout",
-            type=float,
-            default=network.read_timeout,
-            envvar="RECONCILER_READ_TIMEOUT",
-            show_default=True,
-            callback=_positive(float, 3600),
-            help="Seconds to wait for an EMR's answer (at most 3600).",
-        ),
-        click.option(
-            "--attempts",
-            type=int,
-            default=network.attempts,
-            envvar="RECONCILER_ATTEMPTS",
-            show_default=True,
-            callback=_positive(int, 20),
-            help="Tries per request in all, for reads and writes safe to repeat (backoff "
-            "with jitter between them; a 429's Retry-After is honoured).",
-        ),
+            callback=_positive(kind, most),
+            help=f"{text[:-1]} (at most {most}).",
+        )
+        for flag, kind, default, most, text in numbers
+    ] + [
         click.option(
             "--shard",
             metavar="I/N",

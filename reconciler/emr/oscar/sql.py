@@ -635,16 +635,22 @@ def _same_file(fd: int, path: Path) -> bool:
 _HOLDER = re.compile(r"pid \d+ on [\w.\-]+ since [\d\- :]+UTC")
 
 
-def _read_holder(fd: int) -> str:
-    """What the lock file says about its holder (checked: it is printed)."""
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        said = os.read(fd, 200).decode("utf-8", "replace").strip()
-    except OSError:
-        said = ""
-    if _HOLDER.fullmatch(said):
-        return f"{said}, as its lock file says"
-    return "its lock file is held by another process"
+def _read_holder(fd: int, wait: float = 0.5) -> str:
+    """What the lock file says about its holder (checked: it is printed). The holder writes
+    its line just after it takes the lock, so a file still empty is read again for up to
+    ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            said = os.read(fd, 200).decode("utf-8", "replace").strip()
+        except OSError:
+            said = ""
+        if _HOLDER.fullmatch(said):
+            return f"{said}, as its lock file says"
+        if time.monotonic() >= deadline:
+            return "its lock file is held by another process"
+        time.sleep(0.01)
 
 
 def mysql_facts(conn: Connection, wanted: tuple[str, ...]) -> DatabaseFacts:
